@@ -1,0 +1,338 @@
+//! JSON in and out of events.
+//!
+//! Serialisation writes straight into a caller's byte buffer (the NDJSON body
+//! of a bulk request, a line of a file), with no intermediate tree. Decoding
+//! builds `Value`s directly from the parser, again with no intermediate tree.
+
+use super::value::{Map, Value};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+/// Appends `value` as compact JSON.
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Integer(i) => {
+            let mut b = itoa_buf();
+            out.extend_from_slice(format_i64(&mut b, *i));
+        }
+        Value::Float(f) => {
+            if f.is_finite() {
+                let mut s = String::new();
+                use std::fmt::Write;
+                let _ = write!(s, "{f}");
+                if !s.contains(['.', 'e', 'E']) {
+                    s.push_str(".0");
+                }
+                out.extend_from_slice(s.as_bytes());
+            } else {
+                // JSON has no NaN or infinity; Elasticsearch rejects them anyway.
+                out.extend_from_slice(b"null");
+            }
+        }
+        Value::String(s) => write_str(out, s),
+        Value::Timestamp(t) => {
+            out.push(b'"');
+            write_timestamp(out, t);
+            out.push(b'"');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => write_map(out, map),
+    }
+}
+
+/// Appends `map` as a JSON object.
+pub fn write_map(out: &mut Vec<u8>, map: &Map) {
+    out.push(b'{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        write_value(out, v);
+    }
+    out.push(b'}');
+}
+
+// Which bytes need escaping inside a JSON string: 0 = none, else the escape.
+const fn escape_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[0x08] = b'b';
+    t[0x0c] = b'f';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+}
+static ESCAPE: [u8; 256] = escape_table();
+
+/// Appends `s` as a quoted, escaped JSON string.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
+        if esc == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.push(b'\\');
+            out.push(esc);
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0u8; 20]
+}
+
+fn format_i64(buf: &mut [u8; 20], v: i64) -> &[u8] {
+    let neg = v < 0;
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if neg {
+        // i64::MIN has 19 digits plus sign = 20 bytes: fits.
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+fn push_digits(out: &mut Vec<u8>, v: u32, width: usize) {
+    let mut tmp = [b'0'; 10];
+    let mut n = v;
+    for slot in tmp[..width].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&tmp[..width]);
+}
+
+/// Appends `t` as RFC 3339 UTC: millisecond precision, or more digits
+/// when the value carries them (nanoseconds are never rounded away).
+pub fn write_timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) {
+    let year = t.year();
+    if (0..=9999).contains(&year) {
+        push_digits(out, year as u32, 4);
+    } else {
+        out.extend_from_slice(format!("{year:+}").as_bytes());
+    }
+    out.push(b'-');
+    push_digits(out, t.month(), 2);
+    out.push(b'-');
+    push_digits(out, t.day(), 2);
+    out.push(b'T');
+    push_digits(out, t.hour(), 2);
+    out.push(b':');
+    push_digits(out, t.minute(), 2);
+    out.push(b':');
+    push_digits(out, t.second(), 2);
+    out.push(b'.');
+    let nanos = t.nanosecond() % 1_000_000_000;
+    if nanos % 1_000_000 == 0 {
+        push_digits(out, nanos / 1_000_000, 3);
+    } else if nanos % 1_000 == 0 {
+        push_digits(out, nanos / 1_000, 6);
+    } else {
+        push_digits(out, nanos, 9);
+    }
+    out.push(b'Z');
+}
+
+/// Appends `t` as RFC 3339 UTC text to a `String`.
+pub fn write_timestamp_str(out: &mut String, t: &DateTime<Utc>) {
+    let mut buf = Vec::with_capacity(30);
+    write_timestamp(&mut buf, t);
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
+/// Parses JSON text into a `Value`.
+pub fn parse(text: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice(text)
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Integer(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Integer))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::with_capacity(access.size_hint().unwrap_or(0));
+        while let Some((k, v)) = access.next_entry::<String, Value>()? {
+            map.insert(k, v);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Integer(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::String(v) => s.serialize_str(v),
+            Value::Timestamp(t) => {
+                let mut text = String::new();
+                write_timestamp_str(&mut text, t);
+                s.serialize_str(&text)
+            }
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => {
+                let mut m = s.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+/// Error type for callers that map decode errors themselves.
+pub type DecodeError = de::value::Error;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn json(v: &Value) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_like_serde_json() {
+        for s in [
+            "plain",
+            "quo\"te",
+            "back\\slash",
+            "nl\nx",
+            "ctl\u{1}",
+            "é ü 日本",
+            "\t\r\u{8}\u{c}",
+        ] {
+            assert_eq!(json(&Value::from(s)), serde_json::to_string(s).unwrap());
+        }
+    }
+
+    #[test]
+    fn integers_and_floats() {
+        assert_eq!(json(&Value::Integer(i64::MIN)), i64::MIN.to_string());
+        assert_eq!(json(&Value::Integer(0)), "0");
+        assert_eq!(json(&Value::Float(1.5)), "1.5");
+        assert_eq!(json(&Value::Float(2.0)), "2.0");
+        assert_eq!(json(&Value::Float(f64::NAN)), "null");
+    }
+
+    #[test]
+    fn timestamps_keep_their_precision() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 27, 4, 5, 6).unwrap();
+        assert_eq!(json(&Value::Timestamp(t)), "\"2026-11-27T04:05:06.000Z\"");
+        let t2 = t + chrono::Duration::nanoseconds(1_234_567);
+        assert_eq!(
+            json(&Value::Timestamp(t2)),
+            "\"2026-11-27T04:05:06.001234567Z\""
+        );
+    }
+
+    #[test]
+    fn round_trip_through_parse() {
+        let text = r#"{"a":1,"b":[true,null,2.5],"c":{"d":"x"}}"#;
+        let v = parse(text.as_bytes()).unwrap();
+        assert_eq!(json(&v), text);
+    }
+}

@@ -1,0 +1,6 @@
+//! Destinations of events. Each folder holds one output: its config, its
+//! runtime and its unit tests.
+
+pub mod console;
+pub mod file;
+pub mod null;

@@ -405,7 +405,10 @@ fn string_list(node: &Node) -> Result<Vec<Spanned<String>>, ConfigError> {
     }
 }
 
-fn string_pairs(node: &Node) -> Result<Vec<(Spanned<String>, Spanned<String>)>, ConfigError> {
+/// `field: value` pairs, each side with its position.
+type SpannedPairs = Vec<(Spanned<String>, Spanned<String>)>;
+
+fn string_pairs(node: &Node) -> Result<SpannedPairs, ConfigError> {
     let Some(pairs) = node.as_map() else {
         return Err(ConfigError::new(format!(
             "expected a map of field: value, found {}",
@@ -577,7 +580,7 @@ mod tests {
         let e = p.filters[0].parse_options::<M>().unwrap_err();
         assert_eq!(e.suggestion.as_deref(), Some("add_tag"));
         assert_eq!(e.key, "filters[0].mutate");
-        assert_eq!(e.mark, Some(Mark { line: 3, col: 15 }));
+        assert_eq!(e.mark, Some(Mark { line: 3, col: 14 }));
     }
 
     #[test]

@@ -148,6 +148,14 @@ impl Drop for Receipt {
     }
 }
 
+impl Clone for Receipt {
+    fn clone(&self) -> Self {
+        Receipt {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,13 +211,5 @@ mod tests {
         assert!(seen.lock().unwrap().is_empty());
         c.resolve(Outcome::Delivered);
         assert_eq!(*seen.lock().unwrap(), [Status::Delivered]);
-    }
-}
-
-impl Clone for Receipt {
-    fn clone(&self) -> Self {
-        Receipt {
-            shared: self.shared.clone(),
-        }
     }
 }

@@ -168,9 +168,9 @@ pub fn write_timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) {
     push_digits(out, t.second(), 2);
     out.push(b'.');
     let nanos = t.nanosecond() % 1_000_000_000;
-    if nanos % 1_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000) {
         push_digits(out, nanos / 1_000_000, 3);
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         push_digits(out, nanos / 1_000, 6);
     } else {
         push_digits(out, nanos, 9);

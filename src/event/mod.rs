@@ -142,9 +142,7 @@ impl Event {
     /// (negative ones from the end), as in Logstash.
     pub fn get(&self, path: &FieldPath) -> Option<&Value> {
         let segments = path.segments();
-        let Some((first, rest)) = segments.split_first() else {
-            return None;
-        };
+        let (first, rest) = segments.split_first()?;
         let mut cur = self.root(path).get(first.as_str())?;
         for seg in rest {
             cur = step(cur, seg)?;

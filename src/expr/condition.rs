@@ -25,7 +25,8 @@
 //! 4. `xor`;
 //! 5. `or`.
 //!
-//! Keywords are lowercase. Whitespace between tokens is optional.
+//! Keywords are lowercase. Whitespace between tokens is optional, except
+//! between `not` and `in`.
 //!
 //! # Semantics
 //!

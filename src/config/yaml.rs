@@ -127,7 +127,11 @@ pub fn parse(text: &str, env: &dyn Env) -> Result<Node, ConfigError> {
             },
             Event::Scalar(text, style, anchor, _tag) => {
                 let plain = matches!(style, ScalarStyle::Plain);
-                let kind = if plain && matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL")
+                // A key is always text: `null: {}` names the null output.
+                let is_key = matches!(stack.last(), Some(Frame::Map(_, _, _, None)));
+                let kind = if plain
+                    && !is_key
+                    && matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL")
                 {
                     NodeKind::Null
                 } else {
@@ -312,6 +316,15 @@ mod tests {
     fn interpolation_error_points_at_the_value() {
         let e = parse("a:\n  b: ${NOPE}\n", &env()).unwrap_err();
         assert_eq!(e.mark, Some(Mark { line: 2, col: 6 }));
+    }
+
+    #[test]
+    fn null_as_a_key_is_text() {
+        let n = parse("outputs:\n  - null: {}\n", &env()).unwrap();
+        let NodeKind::Seq(items) = &n.get("outputs").unwrap().kind else {
+            panic!()
+        };
+        assert!(items[0].get("null").is_some());
     }
 
     #[test]

@@ -10,8 +10,10 @@ use crate::{filters, inputs, outputs};
 pub fn standard() -> Registry {
     let mut r = Registry::default();
     r.inputs.insert("stdin", inputs::stdin::build);
+    r.inputs.insert("file", inputs::file::build);
     r.inputs.insert("generator", inputs::generator::build);
 
+    r.filters.insert("date", filters::date::build);
     r.filters.insert("json", filters::json::build);
     r.filters.insert("mutate", filters::mutate::build);
 

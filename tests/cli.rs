@@ -65,7 +65,7 @@ fn check_accepts_the_shipped_pipelines() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("quickstart: ok (1 input, 2 filters, 1 output)"),
+        stdout.contains("quickstart: ok (1 input, 1 filter, 1 output)"),
         "{stdout}"
     );
 }
@@ -133,17 +133,23 @@ fn an_invalid_file_never_starts_a_partial_pipeline() {
 
 #[test]
 fn quickstart_prints_parsed_events_and_exits_by_itself() {
-    let out = ganymede()
-        .args([
-            "run",
-            "-c",
-            "pipelines/quickstart.yml",
-            "--once",
-            "--http",
-            "off",
-        ])
-        .output()
-        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |data: &Path| {
+        ganymede()
+            .args([
+                "run",
+                "-c",
+                "pipelines/quickstart.yml",
+                "--once",
+                "--http",
+                "off",
+            ])
+            .arg("--data-dir")
+            .arg(data)
+            .output()
+            .unwrap()
+    };
+    let out = run(data.path());
     assert!(
         out.status.success(),
         "{}",
@@ -158,12 +164,22 @@ fn quickstart_prints_parsed_events_and_exits_by_itself() {
     let first = &events[0];
     assert_eq!(first["log"]["level"], "INFO");
     assert_eq!(first["service"]["name"], "jupiter-backend");
+    assert_eq!(first["log"]["file"]["path"], "fixtures/jupiter/backend.log");
+    assert_eq!(first["fields"]["type"], "backend");
     assert!(first.get("function").is_none(), "remove_field applied");
     let failed = events
         .iter()
         .filter(|e| e["tags"][0] == "_jsonparsefailure")
         .count();
     assert_eq!(failed, 1, "the non-JSON line is kept and tagged");
+    // The registry remembers what was delivered: a second run has nothing to do.
+    let again = run(data.path());
+    assert!(again.status.success());
+    assert!(
+        again.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
 }
 
 #[test]
@@ -291,15 +307,27 @@ fn metrics_health_and_ready_over_http() {
     let (status, _) = http_get(&addr, "/health");
     assert_eq!(status, 200);
 
-    let (status, metrics) = http_get(&addr, "/metrics");
-    assert_eq!(status, 200);
+    // Events flow: the filter's counter rises (polled, with a deadline).
     let labels = "pipeline=\"http-test\",kind=\"filter\",plugin=\"mutate\",component=\"noop\"";
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with(&format!("ganymede_events_in_total{{{labels}}}")))
-        .unwrap_or_else(|| panic!("no counter for the filter in:\n{metrics}"));
-    let count: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(count > 0, "{line}");
+    let counter = format!("ganymede_events_in_total{{{labels}}} ");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let (status, metrics) = http_get(&addr, "/metrics");
+        assert_eq!(status, 200);
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(&counter))
+            .unwrap_or_else(|| panic!("no counter for the filter in:\n{metrics}"));
+        let count: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        if count > 0 {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no event reached the filter within 30 s: {line}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     for name in [
         "ganymede_build_info",
         "ganymede_events_out_total",

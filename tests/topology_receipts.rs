@@ -167,7 +167,7 @@ fn build_drop_every(
 impl Filter for DropEvery {
     fn process(&self, event: &mut Event) -> Verdict {
         let n = number(event);
-        if n % self.every == 0 {
+        if n.is_multiple_of(self.every) {
             self.ledger.lock().unwrap().dropped.insert(n);
             Verdict::Drop
         } else {
@@ -249,7 +249,7 @@ fn resolve(ledger: &Mutex<Ledger>, held: &mut Vec<Batch>, count: &mut usize, rej
             .unwrap()
             .resolved
             .extend(b.events.iter().map(number));
-        let outcome = if reject_every != 0 && *count % reject_every == 0 {
+        let outcome = if reject_every != 0 && (*count).is_multiple_of(reject_every) {
             Outcome::Rejected
         } else {
             Outcome::Delivered

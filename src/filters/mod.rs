@@ -3,6 +3,7 @@
 //! The options every filter shares (`if`, `add_field`, `add_tag`,
 //! `remove_field`, `remove_tag`, `id`) are handled by the topology.
 
+pub mod date;
 pub mod json;
 pub mod mutate;
 

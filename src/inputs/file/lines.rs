@@ -1,0 +1,305 @@
+//! Splits the bytes of a file into lines, in any supported encoding.
+//!
+//! Bytes are read in large chunks and newlines found with memchr. A line
+//! keeps its exact byte range in the file, so the registry can record the
+//! offset just past it. A line longer than `max_line_bytes` is cut there:
+//! the rest up to its newline is skipped without being buffered (memory
+//! stays bounded), and the line is tagged truncated. A last line without a
+//! newline waits until the caller decides it is complete (idle or close).
+
+use super::config::Encoding;
+
+/// One line, decoded, with its byte range in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub text: String,
+    /// Offset of the line's first byte.
+    pub start: u64,
+    /// Offset just past the line and its newline.
+    pub end: u64,
+    pub truncated: bool,
+}
+
+/// Incremental line splitter for one file.
+#[derive(Debug)]
+pub struct LineSplitter {
+    encoding: Encoding,
+    max_line_bytes: usize,
+    /// Bytes not yet part of an emitted line, starting at file offset `start`.
+    buf: Vec<u8>,
+    start: u64,
+    /// Inside an over-long line: the kept prefix is in `buf`, and
+    /// `skipped` bytes after it were read and dropped.
+    skipping: bool,
+    skipped: u64,
+}
+
+impl LineSplitter {
+    pub fn new(encoding: Encoding, max_line_bytes: usize, offset: u64) -> Self {
+        LineSplitter {
+            encoding,
+            max_line_bytes: max_line_bytes.max(1),
+            buf: Vec::new(),
+            start: offset,
+            skipping: false,
+            skipped: 0,
+        }
+    }
+
+    /// The file offset just past the last byte given to [`push`](Self::push).
+    pub fn read_offset(&self) -> u64 {
+        self.start + self.buf.len() as u64 + self.skipped
+    }
+
+    /// Bytes waiting for a newline.
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Starts over at `offset` (after truncation).
+    pub fn reset(&mut self, offset: u64) {
+        self.buf.clear();
+        self.start = offset;
+        self.skipping = false;
+        self.skipped = 0;
+    }
+
+    /// Feeds bytes read from the file and appends complete lines to `out`.
+    pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<Line>) {
+        while !bytes.is_empty() {
+            if self.skipping {
+                match self.find_newline(bytes, 0) {
+                    Some(nl_end) => {
+                        self.skipped += nl_end as u64;
+                        bytes = &bytes[nl_end..];
+                        self.skipping = false;
+                        let line = self.take_line(self.buf.len(), true);
+                        out.push(line);
+                    }
+                    None => {
+                        // Keep encoded units whole: skip an even count for UTF-16.
+                        self.skipped += bytes.len() as u64;
+                        return;
+                    }
+                }
+                continue;
+            }
+            // Search only the new bytes (plus a unit's tail) for a newline.
+            let search_from = self.buf.len().saturating_sub(1);
+            self.buf.extend_from_slice(bytes);
+            bytes = &[];
+            let mut from = search_from;
+            loop {
+                match self.find_newline(&self.buf, from) {
+                    Some(nl_end) if nl_end <= self.max_line_bytes + self.newline_len() => {
+                        let line = self.take_line(nl_end, false);
+                        out.push(line);
+                        from = 0;
+                    }
+                    Some(_) | None if self.buf.len() > self.max_line_bytes => {
+                        // Over-long: keep the prefix, skip up to the newline.
+                        let keep = self.unit_floor(self.max_line_bytes);
+                        let rest = self.buf.split_off(keep);
+                        self.skipping = true;
+                        self.skipped = 0;
+                        // Re-run the rest through the skipping path.
+                        self.push_skipping_rest(&rest, out);
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    fn push_skipping_rest(&mut self, rest: &[u8], out: &mut Vec<Line>) {
+        match self.find_newline(rest, 0) {
+            Some(nl_end) => {
+                self.skipped += nl_end as u64;
+                self.skipping = false;
+                let line = self.take_line(self.buf.len(), true);
+                out.push(line);
+                let tail = rest[nl_end..].to_vec();
+                self.push(&tail, out);
+            }
+            None => self.skipped += rest.len() as u64,
+        }
+    }
+
+    /// Emits whatever is pending as a last line (idle file, close).
+    pub fn flush(&mut self) -> Option<Line> {
+        if self.buf.is_empty() && !self.skipping {
+            return None;
+        }
+        let truncated = self.skipping;
+        self.skipping = false;
+        Some(self.take_line(self.buf.len(), truncated))
+    }
+
+    fn take_line(&mut self, len: usize, truncated: bool) -> Line {
+        let raw: Vec<u8> = self.buf.drain(..len).collect();
+        let start = self.start;
+        let end = start + raw.len() as u64 + if truncated { self.skipped } else { 0 };
+        self.start = end;
+        if truncated {
+            self.skipped = 0;
+        }
+        Line {
+            text: decode(&raw, self.encoding),
+            start,
+            end,
+            truncated,
+        }
+    }
+
+    fn newline_len(&self) -> usize {
+        match self.encoding {
+            Encoding::Utf16le | Encoding::Utf16be => 2,
+            _ => 1,
+        }
+    }
+
+    fn unit_floor(&self, n: usize) -> usize {
+        match self.encoding {
+            Encoding::Utf16le | Encoding::Utf16be => n & !1,
+            _ => n,
+        }
+    }
+
+    /// The index just past the first newline at or after `from`.
+    fn find_newline(&self, hay: &[u8], from: usize) -> Option<usize> {
+        match self.encoding {
+            Encoding::Utf8 | Encoding::Latin1 => {
+                memchr::memchr(b'\n', &hay[from.min(hay.len())..]).map(|i| from + i + 1)
+            }
+            Encoding::Utf16le | Encoding::Utf16be => {
+                let (nl, zero) = if self.encoding == Encoding::Utf16le {
+                    (0, 1)
+                } else {
+                    (1, 0)
+                };
+                let mut i = from & !1;
+                while i + 1 < hay.len() {
+                    if hay[i + nl] == b'\n' && hay[i + zero] == 0 {
+                        return Some(i + 2);
+                    }
+                    i += 2;
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Decodes a raw line and strips its line ending (`\n` or `\r\n`).
+fn decode(raw: &[u8], encoding: Encoding) -> String {
+    let mut text = match encoding {
+        Encoding::Utf8 => match std::str::from_utf8(raw) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(raw).into_owned(),
+        },
+        Encoding::Latin1 => raw.iter().map(|&b| b as char).collect(),
+        Encoding::Utf16le | Encoding::Utf16be => {
+            let units = raw.chunks_exact(2).map(|c| {
+                if encoding == Encoding::Utf16le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            });
+            char::decode_utf16(units)
+                .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect()
+        }
+    };
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(enc: Encoding, max: usize, chunks: &[&[u8]]) -> (Vec<Line>, LineSplitter) {
+        let mut s = LineSplitter::new(enc, max, 0);
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push(c, &mut out);
+        }
+        (out, s)
+    }
+
+    #[test]
+    fn lines_keep_exact_offsets_across_chunks() {
+        let (lines, s) = split(
+            Encoding::Utf8,
+            100,
+            &[b"ab\ncd", b"e\r\nf", b"g\n", b"tail"],
+        );
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.text.as_str(), l.start, l.end))
+            .collect();
+        assert_eq!(got, [("ab", 0, 3), ("cde", 3, 8), ("fg", 8, 11)]);
+        assert_eq!(s.pending_bytes(), 4);
+        assert_eq!(s.read_offset(), 15);
+    }
+
+    #[test]
+    fn partial_line_is_flushed_on_demand() {
+        let (_, mut s) = split(Encoding::Utf8, 100, &[b"x"]);
+        let l = s.flush().unwrap();
+        assert_eq!((l.text.as_str(), l.start, l.end), ("x", 0, 1));
+        assert!(s.flush().is_none());
+    }
+
+    #[test]
+    fn long_lines_are_truncated_not_dropped() {
+        let (lines, _) = split(Encoding::Utf8, 4, &[b"abcdefgh", b"ij\nok\n"]);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].text, "abcd");
+        assert!(lines[0].truncated);
+        assert_eq!((lines[0].start, lines[0].end), (0, 11));
+        assert_eq!(
+            (lines[1].text.as_str(), lines[1].start, lines[1].end),
+            ("ok", 11, 14)
+        );
+        assert!(!lines[1].truncated);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        let (lines, _) = split(Encoding::Utf8, 100, &[b"a\xffb\n"]);
+        assert_eq!(lines[0].text, "a\u{fffd}b");
+    }
+
+    #[test]
+    fn utf16_and_latin1() {
+        let le: Vec<u8> = "hé\r\nzz\n"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let (lines, _) = split(Encoding::Utf16le, 100, &[&le[..3], &le[3..]]);
+        assert_eq!(
+            lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+            ["hé", "zz"]
+        );
+        assert_eq!(lines[1].end as usize, le.len());
+        let be: Vec<u8> = "a\n\u{10a}\n"
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes())
+            .collect();
+        let (lines, _) = split(Encoding::Utf16be, 100, &[&be]);
+        assert_eq!(
+            lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+            ["a", "\u{10a}"]
+        );
+        let (lines, _) = split(Encoding::Latin1, 100, &[b"caf\xe9\n"]);
+        assert_eq!(lines[0].text, "café");
+    }
+}

@@ -14,6 +14,7 @@ pub fn standard() -> Registry {
     r.inputs.insert("generator", inputs::generator::build);
 
     r.filters.insert("date", filters::date::build);
+    r.filters.insert("grok", filters::grok::build);
     r.filters.insert("json", filters::json::build);
     r.filters.insert("mutate", filters::mutate::build);
 

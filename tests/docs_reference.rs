@@ -86,3 +86,37 @@ fn every_component_example_builds() {
         "only {checked} component examples for {total} components"
     );
 }
+
+/// docs/grok-patterns.md lists every library name; regenerate it with
+/// `GANYMEDE_BLESS=1 cargo test --test docs_reference`.
+#[test]
+fn grok_pattern_list_is_complete() {
+    use ganymede::filters::grok::{EcsMode, families};
+    let mut doc = String::from(
+        "# Grok pattern library\n\nEvery pattern name ganymede ships, by family. \
+`ecs_compatibility: v1` (the default) uses the ECS set, `disabled` the legacy set.\n",
+    );
+    for (title, mode) in [
+        ("ECS v1 set", EcsMode::V1),
+        ("Legacy set", EcsMode::Disabled),
+    ] {
+        let fams = families(mode);
+        let total: usize = fams.iter().map(|(_, n)| n.len()).sum();
+        doc.push_str(&format!("\n## {title} ({total} names)\n"));
+        for (family, names) in fams {
+            doc.push_str(&format!("\n### {family}\n\n"));
+            for n in names {
+                doc.push_str(&format!("- `{n}`\n"));
+            }
+        }
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/grok-patterns.md");
+    if std::env::var_os("GANYMEDE_BLESS").is_some() {
+        std::fs::write(path, &doc).unwrap();
+    }
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        current == doc,
+        "docs/grok-patterns.md is out of date: run GANYMEDE_BLESS=1 cargo test --test docs_reference"
+    );
+}

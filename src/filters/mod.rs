@@ -4,6 +4,7 @@
 //! `remove_field`, `remove_tag`, `id`) are handled by the topology.
 
 pub mod date;
+pub mod grok;
 pub mod json;
 pub mod mutate;
 

@@ -14,8 +14,9 @@ use std::time::Instant;
 pub struct Turn {
     /// Bytes read from the file.
     pub bytes: usize,
-    /// The file was shorter than our offset and reading restarted at 0.
-    pub truncated: bool,
+    /// The file was shorter than our offset and reading restarted at 0:
+    /// its fingerprint and read offset before the truncation.
+    pub truncated: Option<(Fingerprint, u64)>,
 }
 
 /// A file just opened, with what identifies it.
@@ -92,12 +93,12 @@ impl Harvester {
         let offset = self.read_offset();
         if size < offset {
             // copytruncate (or a writer that truncated): start over.
+            turn.truncated = Some((self.fingerprint, offset));
             self.splitter.reset(0);
             if let Some(m) = self.multiline.as_mut() {
                 m.flush();
             }
             self.fingerprint = Fingerprint::default();
-            turn.truncated = true;
         }
         if self.fingerprint.is_partial() && size > self.fingerprint.len {
             self.fingerprint = Fingerprint::read(&mut self.file, size)?;

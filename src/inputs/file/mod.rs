@@ -21,6 +21,7 @@
 //! create, copytruncate and delete-while-open are handled; see the README.
 
 mod config;
+mod copies;
 mod event;
 mod harvester;
 mod identity;
@@ -199,6 +200,9 @@ struct Tail {
     _watcher: Option<notify::RecommendedWatcher>,
     scan_every: Duration,
     progress: progress::Progress,
+    copies: copies::Copies,
+    /// A scan deferred a decision: scan again shortly.
+    rescan_soon: bool,
 }
 
 enum WakeReason {
@@ -247,6 +251,8 @@ impl Tail {
             _watcher: watcher,
             scan_every,
             progress,
+            copies: copies::Copies::default(),
+            rescan_soon: false,
         })
     }
 
@@ -260,7 +266,10 @@ impl Tail {
             if self.ctx.shutdown.is_cancelled() {
                 break;
             }
-            if rescan || last_scan.is_none_or(|t| t.elapsed() >= self.scan_every) {
+            let soon = self.rescan_soon
+                && last_scan.is_some_and(|t| t.elapsed() >= Duration::from_millis(250));
+            if rescan || soon || last_scan.is_none_or(|t| t.elapsed() >= self.scan_every) {
+                self.rescan_soon = false;
                 self.scan(first_scan);
                 first_scan = false;
                 rescan = false;
@@ -271,6 +280,9 @@ impl Tail {
                 Ok(n) => n,
                 Err(Stop) => break,
             };
+            for released in self.copies.take_released() {
+                self.adopt(released, chrono::Utc::now().timestamp());
+            }
             if last_flush.elapsed() >= Duration::from_secs(1) {
                 self.commit();
                 last_flush = Instant::now();
@@ -355,6 +367,9 @@ impl Tail {
             let key = FileKey::of(&f.meta);
             seen.insert(key);
             let size = f.meta.len();
+            if self.copies.is_shadow(&key) {
+                continue;
+            }
             if let Some(k) = self.known.get_mut(&key) {
                 k.gone_since = None;
                 if k.path != f.path {
@@ -418,16 +433,44 @@ impl Tail {
                     if other.is_some() {
                         tracing::info!(path = %f.path.display(), "inode reused by a new file: reading it from the start");
                     }
-                    let start =
-                        if first_scan && self.input.start_at == StartAt::End && other.is_none() {
-                            size
-                        } else {
-                            0
-                        };
-                    (
-                        Fingerprint::read(&mut file, size).unwrap_or_default(),
-                        start,
-                    )
+                    let fingerprint = Fingerprint::read(&mut file, size).unwrap_or_default();
+                    let active: Vec<(FileKey, Fingerprint)> =
+                        self.active.iter().map(|h| (h.key, h.fingerprint)).collect();
+                    let age = f
+                        .meta
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.elapsed().ok())
+                        .unwrap_or(Duration::MAX);
+                    match self.copies.classify(&mut file, size, age, &active) {
+                        copies::Verdict::Defer => {
+                            self.rescan_soon = true;
+                            continue;
+                        }
+                        copies::Verdict::CopyOf { offset } => {
+                            tracing::info!(path = %f.path.display(), offset,
+                                "copy of a truncated file (copytruncate): reading only what was not read from the original");
+                            (fingerprint, offset)
+                        }
+                        copies::Verdict::Shadow { original } => {
+                            tracing::debug!(path = %f.path.display(), original = %original,
+                                "copy of an open file: waiting for the original's truncation");
+                            self.copies
+                                .shadow(key, original, f.path.clone(), fingerprint, size);
+                            continue;
+                        }
+                        copies::Verdict::New => {
+                            let start = if first_scan
+                                && self.input.start_at == StartAt::End
+                                && other.is_none()
+                            {
+                                size
+                            } else {
+                                0
+                            };
+                            (fingerprint, start)
+                        }
+                    }
                 }
             };
             self.progress.add_total(size.saturating_sub(resume));
@@ -456,6 +499,9 @@ impl Tail {
                 k.gone_since = Some(now);
             }
         }
+        for released in self.copies.take_released() {
+            self.adopt(released, now);
+        }
         // Open files no glob names any more: renamed away or deleted.
         for h in self.active.iter_mut() {
             if seen.contains(&h.key) {
@@ -467,6 +513,33 @@ impl Tail {
                 Err(_) => h.removed = true,
             }
         }
+    }
+
+    /// Starts tracking a copy whose original was truncated, at the offset
+    /// the original had been read to.
+    fn adopt(&mut self, mut c: copies::Released, now: i64) {
+        c.size = std::fs::metadata(&c.path).map_or(c.size, |m| m.len());
+        c.offset = c.offset.min(c.size);
+        self.progress.add_total(c.size.saturating_sub(c.offset));
+        self.registry.put(Entry {
+            key: c.key,
+            path: c.path.clone(),
+            fingerprint: c.fingerprint,
+            offset: c.offset,
+            last_seen: now,
+        });
+        self.known.insert(
+            c.key,
+            Known {
+                path: c.path,
+                fingerprint: c.fingerprint,
+                resume: c.offset,
+                status: Status::Waiting,
+                tracker: SharedCommitTracker::new(),
+                gone_since: None,
+            },
+        );
+        self.waiting.push_back(c.key);
     }
 
     /// Opens waiting files while slots are free.
@@ -537,9 +610,10 @@ impl Tail {
                     continue;
                 }
             };
-            if turn.truncated {
+            if let Some((fingerprint, offset)) = turn.truncated {
                 self.input.truncations.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(path = %h.path.display(), "file truncated (copytruncate?): reading again from 0");
+                tracing::warn!(path = %h.path.display(), offset, "file truncated (copytruncate?): reading again from 0");
+                self.copies.truncated(h.key, fingerprint, offset);
             }
             total += turn.bytes;
             self.input

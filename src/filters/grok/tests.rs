@@ -1,0 +1,1446 @@
+//! Unit tests of the grok filter, its compiler and its library.
+
+use super::*;
+use crate::config::PipelineConfig;
+use crate::event::Map;
+use std::collections::HashMap;
+
+fn compile(expr: &str, ecs: EcsMode) -> CompiledGrok {
+    compile_expression(expr, ecs, &[]).unwrap_or_else(|e| panic!("{expr}: {e}"))
+}
+
+fn capture(expr: &str, ecs: EcsMode, text: &str) -> Map {
+    compile(expr, ecs)
+        .capture(text)
+        .unwrap_or_else(|| panic!("{expr} should match {text:?}"))
+}
+
+/// The value at a dotted path of a capture map.
+fn at<'a>(m: &'a Map, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut cur = m.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.as_object()?.get(p)?;
+    }
+    Some(cur)
+}
+
+fn s(v: &str) -> Value {
+    Value::from(v)
+}
+
+/// Asserts each (path, value) of `expected` and that nothing else was
+/// captured at the top level besides `expected`'s roots.
+fn expect(m: &Map, expected: &[(&str, Value)]) {
+    for (path, want) in expected {
+        assert_eq!(at(m, path), Some(want), "field {path} in {m:?}");
+    }
+    let roots: Vec<&str> = expected
+        .iter()
+        .map(|(p, _)| p.split('.').next().unwrap_or_default())
+        .collect();
+    for k in m.keys() {
+        assert!(roots.contains(&k.as_str()), "unexpected field {k} in {m:?}");
+    }
+}
+
+fn matches(expr: &str, text: &str) -> Option<String> {
+    let g = compile(expr, EcsMode::V1);
+    g.capture(text)
+        .map(|m| m.get("x").map(Value::to_text).unwrap_or_default())
+}
+
+fn filter_from_yaml(options: &str) -> Result<Box<dyn Filter>, ConfigErrors> {
+    let text = format!(
+        "inputs: [stdin: {{}}]\nfilters:\n  - grok:\n{options}\noutputs: [console: {{}}]\n"
+    );
+    let p = PipelineConfig::from_text(
+        std::path::Path::new("p.yml"),
+        &text,
+        &HashMap::<String, String>::new(),
+    )?;
+    build(&p.filters[0], &BuildContext::for_tests("t"))
+}
+
+fn filter(options: &str) -> Box<dyn Filter> {
+    filter_from_yaml(options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn build_error(options: &str) -> String {
+    match filter_from_yaml(options) {
+        Ok(_) => panic!("expected an error for {options}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn get<'a>(e: &'a Event, path: &str) -> Option<&'a Value> {
+    e.get(&FieldPath::parse(path).unwrap())
+}
+
+// ---------------------------------------------------------------- library
+
+#[test]
+fn every_library_name_compiles_on_its_own_in_both_sets() {
+    for ecs in [EcsMode::Disabled, EcsMode::V1] {
+        let names = pattern_names(ecs);
+        assert!(names.len() > 100, "{ecs:?}: {}", names.len());
+        for name in names {
+            let g = compile_expression(&format!("%{{{name}:x}}"), ecs, &[])
+                .unwrap_or_else(|e| panic!("{ecs:?} {name}: {e}"));
+            assert!(g.fields().count() >= 1);
+        }
+    }
+}
+
+#[test]
+fn library_files_have_no_duplicate_or_malformed_lines() {
+    for ecs in [EcsMode::Disabled, EcsMode::V1] {
+        let total: usize = families(ecs).iter().map(|(_, n)| n.len()).sum();
+        assert_eq!(total, pattern_names(ecs).len());
+    }
+    let texts = [
+        include_str!("patterns/common/grok-patterns.txt"),
+        include_str!("patterns/legacy/grok-patterns.txt"),
+        include_str!("patterns/ecs_v1/grok-patterns.txt"),
+    ];
+    for t in texts {
+        for line in t.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            assert!(
+                library::definitions(line).count() == 1,
+                "malformed line {line:?}"
+            );
+            assert_eq!(line, line.trim_end(), "trailing space in {line:?}");
+        }
+    }
+}
+
+#[test]
+fn ecs_and_legacy_sets_capture_different_names() {
+    let line = "Mar  7 14:03:01 web-01 sshd[4242]: hello";
+    let m = capture("%{SYSLOGBASE}", EcsMode::V1, line);
+    assert_eq!(at(&m, "process.pid"), Some(&Value::Integer(4242)));
+    let m = capture("%{SYSLOGBASE}", EcsMode::Disabled, line);
+    assert_eq!(at(&m, "pid"), Some(&s("4242")));
+    assert_eq!(at(&m, "logsource"), Some(&s("web-01")));
+}
+
+// -------------------------------------------------------- real formats
+
+const APACHE_COMMON: &str =
+    r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#;
+const APACHE_COMBINED: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#;
+const NGINX_ACCESS: &str = r#"203.0.113.9 - - [02/Jan/2024:03:04:05 +0000] "POST /api/v1/items?id=3 HTTP/1.1" 201 512 "-" "curl/8.4.0""#;
+const NGINX_ERROR: &str = r#"2024/01/02 03:04:05 [error] 1234#5678: *99 open() "/usr/share/nginx/html/x" failed (2: No such file or directory), client: 203.0.113.9, server: example.com, request: "GET /x HTTP/1.1", host: "example.com""#;
+const SYSLOG_3164: &str = "Mar  7 14:03:01 web-01 sshd[4242]: Accepted publickey for deploy from 10.1.2.3 port 51234 ssh2";
+const SYSLOG_5424: &str = r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"] An application event log entry"#;
+const HAPROXY_HTTP: &str = r#"Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {1wt.eu} {} "GET /index.html HTTP/1.1""#;
+
+#[test]
+fn apache_common_ecs() {
+    let m = capture("%{COMMONAPACHELOG}", EcsMode::V1, APACHE_COMMON);
+    expect(
+        &m,
+        &[
+            ("source.address", s("127.0.0.1")),
+            ("user.name", s("frank")),
+            ("timestamp", s("10/Oct/2000:13:55:36 -0700")),
+            ("http.request.method", s("GET")),
+            ("url.original", s("/apache_pb.gif")),
+            ("http.version", s("1.0")),
+            ("http.response.status_code", Value::Integer(200)),
+            ("http.response.body.bytes", Value::Integer(2326)),
+        ],
+    );
+}
+
+#[test]
+fn apache_common_legacy() {
+    let m = capture("%{COMMONAPACHELOG}", EcsMode::Disabled, APACHE_COMMON);
+    expect(
+        &m,
+        &[
+            ("clientip", s("127.0.0.1")),
+            ("ident", s("-")),
+            ("auth", s("frank")),
+            ("timestamp", s("10/Oct/2000:13:55:36 -0700")),
+            ("verb", s("GET")),
+            ("request", s("/apache_pb.gif")),
+            ("httpversion", s("1.0")),
+            ("response", s("200")),
+            ("bytes", s("2326")),
+        ],
+    );
+}
+
+#[test]
+fn apache_combined_both_sets() {
+    let m = capture("%{COMBINEDAPACHELOG}", EcsMode::V1, APACHE_COMBINED);
+    assert_eq!(
+        at(&m, "http.request.referrer"),
+        Some(&s("http://www.example.com/start.html"))
+    );
+    assert_eq!(
+        at(&m, "user_agent.original"),
+        Some(&s("Mozilla/4.08 [en] (Win98; I ;Nav)"))
+    );
+    assert_eq!(
+        at(&m, "http.response.status_code"),
+        Some(&Value::Integer(200))
+    );
+    let m = capture("%{HTTPD_COMBINEDLOG}", EcsMode::Disabled, APACHE_COMBINED);
+    assert_eq!(
+        at(&m, "referrer"),
+        Some(&s("\"http://www.example.com/start.html\""))
+    );
+    assert_eq!(
+        at(&m, "agent"),
+        Some(&s("\"Mozilla/4.08 [en] (Win98; I ;Nav)\""))
+    );
+    assert_eq!(at(&m, "clientip"), Some(&s("127.0.0.1")));
+}
+
+#[test]
+fn nginx_access_is_the_combined_format() {
+    let m = capture("%{HTTPD_COMBINEDLOG}", EcsMode::V1, NGINX_ACCESS);
+    expect(
+        &m,
+        &[
+            ("source.address", s("203.0.113.9")),
+            ("timestamp", s("02/Jan/2024:03:04:05 +0000")),
+            ("http.request.method", s("POST")),
+            ("url.original", s("/api/v1/items?id=3")),
+            ("http.version", s("1.1")),
+            ("http.response.status_code", Value::Integer(201)),
+            ("http.response.body.bytes", Value::Integer(512)),
+            ("user_agent.original", s("curl/8.4.0")),
+        ],
+    );
+    let m = capture("%{COMBINEDAPACHELOG}", EcsMode::Disabled, NGINX_ACCESS);
+    assert_eq!(at(&m, "auth"), Some(&s("-")));
+    assert_eq!(at(&m, "referrer"), Some(&s("\"-\"")));
+    assert_eq!(at(&m, "response"), Some(&s("201")));
+}
+
+#[test]
+fn nginx_error_with_library_pieces() {
+    let ecs = r"(?<timestamp>%{YEAR}/%{MONTHNUM2}/%{MONTHDAY} %{TIME}) \[%{LOGLEVEL:[log][level]}\] %{POSINT:[process][pid]:int}#%{NONNEGINT:[process][thread][id]:int}: (?:\*%{NONNEGINT:[nginx][error][connection_id]:int} )?%{DATA:message}(?:, client: %{IPORHOST:[source][address]})?(?:, server: %{IPORHOST:[nginx][error][server]})?(?:, request: %{QS:[nginx][error][request]})?(?:, host: %{QS:[nginx][error][host]})?$";
+    let m = capture(ecs, EcsMode::V1, NGINX_ERROR);
+    expect(
+        &m,
+        &[
+            ("timestamp", s("2024/01/02 03:04:05")),
+            ("log.level", s("error")),
+            ("process.pid", Value::Integer(1234)),
+            ("process.thread.id", Value::Integer(5678)),
+            ("nginx.error.connection_id", Value::Integer(99)),
+            (
+                "message",
+                s(r#"open() "/usr/share/nginx/html/x" failed (2: No such file or directory)"#),
+            ),
+            ("source.address", s("203.0.113.9")),
+            ("nginx.error.server", s("example.com")),
+            ("nginx.error.request", s(r#""GET /x HTTP/1.1""#)),
+            ("nginx.error.host", s(r#""example.com""#)),
+        ],
+    );
+    let legacy = r"(?<timestamp>%{YEAR}/%{MONTHNUM2}/%{MONTHDAY} %{TIME}) \[%{LOGLEVEL:severity}\] %{POSINT:pid}#%{NONNEGINT:tid}: %{GREEDYDATA:errormessage}";
+    let m = capture(legacy, EcsMode::Disabled, NGINX_ERROR);
+    assert_eq!(at(&m, "severity"), Some(&s("error")));
+    assert_eq!(at(&m, "tid"), Some(&s("5678")));
+}
+
+#[test]
+fn syslog_rfc3164_both_sets() {
+    let m = capture("%{SYSLOGLINE}", EcsMode::V1, SYSLOG_3164);
+    expect(
+        &m,
+        &[
+            ("timestamp", s("Mar  7 14:03:01")),
+            ("host.hostname", s("web-01")),
+            ("process.name", s("sshd")),
+            ("process.pid", Value::Integer(4242)),
+            (
+                "message",
+                s("Accepted publickey for deploy from 10.1.2.3 port 51234 ssh2"),
+            ),
+        ],
+    );
+    let m = capture("%{SYSLOGLINE}", EcsMode::Disabled, SYSLOG_3164);
+    expect(
+        &m,
+        &[
+            ("timestamp", s("Mar  7 14:03:01")),
+            ("logsource", s("web-01")),
+            ("program", s("sshd")),
+            ("pid", s("4242")),
+            (
+                "message",
+                s("Accepted publickey for deploy from 10.1.2.3 port 51234 ssh2"),
+            ),
+        ],
+    );
+    let m = capture(
+        "%{SYSLOGLINE}",
+        EcsMode::V1,
+        "<34>Oct 11 22:14:15 mymachine su: 'su root' failed",
+    );
+    assert_eq!(at(&m, "process.name"), Some(&s("su")));
+}
+
+#[test]
+fn syslog_rfc5424_both_sets() {
+    let m = capture("%{SYSLOG5424LINE}", EcsMode::V1, SYSLOG_5424);
+    expect(
+        &m,
+        &[
+            ("log.syslog.facility.code", Value::Integer(165)),
+            ("system.syslog.version", s("1")),
+            (
+                "system.syslog.structured_data",
+                s(r#"[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]"#),
+            ),
+            ("timestamp", s("2003-10-11T22:14:15.003Z")),
+            ("host.hostname", s("mymachine.example.com")),
+            ("process.name", s("evntslog")),
+            ("event.code", s("ID47")),
+            ("message", s("An application event log entry")),
+        ],
+    );
+    let m = capture("%{SYSLOG5424LINE}", EcsMode::Disabled, SYSLOG_5424);
+    expect(
+        &m,
+        &[
+            ("syslog5424_pri", s("165")),
+            ("syslog5424_ver", s("1")),
+            ("syslog5424_ts", s("2003-10-11T22:14:15.003Z")),
+            ("syslog5424_host", s("mymachine.example.com")),
+            ("syslog5424_app", s("evntslog")),
+            ("syslog5424_msgid", s("ID47")),
+            (
+                "syslog5424_sd",
+                s(r#"[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]"#),
+            ),
+            ("syslog5424_msg", s("An application event log entry")),
+        ],
+    );
+}
+
+#[test]
+fn java_lines() {
+    let frame = "\tat com.example.OrderService.place(OrderService.java:42)";
+    let m = capture("%{JAVASTACKTRACEPART}", EcsMode::V1, frame);
+    expect(
+        &m,
+        &[
+            ("java.log.origin.class.name", s("com.example.OrderService")),
+            ("log.origin.function", s("place")),
+            ("log.origin.file.name", s("OrderService.java")),
+            ("log.origin.file.line", Value::Integer(42)),
+        ],
+    );
+    let m = capture(
+        "%{JAVASTACKTRACEPART}",
+        EcsMode::Disabled,
+        "  at sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method)",
+    );
+    expect(
+        &m,
+        &[
+            ("class", s("sun.reflect.NativeMethodAccessorImpl")),
+            ("method", s("invoke0")),
+            ("file", s("Native Method")),
+        ],
+    );
+    let m = capture(
+        "%{CATALINALOG}",
+        EcsMode::V1,
+        "31-Jul-2020 16:40:38.578 INFO [main] org.apache.catalina.startup.Catalina.start Server startup in [1234] milliseconds",
+    );
+    expect(
+        &m,
+        &[
+            ("timestamp", s("31-Jul-2020 16:40:38.578")),
+            ("log.level", s("INFO")),
+            ("java.log.origin.thread.name", s("main")),
+            (
+                "java.log.origin.class.name",
+                s("org.apache.catalina.startup.Catalina"),
+            ),
+            ("log.origin.function", s("start")),
+            ("message", s("Server startup in [1234] milliseconds")),
+        ],
+    );
+    let m = capture(
+        "%{TOMCATLOG}",
+        EcsMode::Disabled,
+        "2014-01-09 20:03:28,269 -0800 | ERROR | com.example.service.ExampleService - something went wrong",
+    );
+    expect(
+        &m,
+        &[
+            ("timestamp", s("2014-01-09 20:03:28,269 -0800")),
+            ("level", s("ERROR")),
+            ("class", s("com.example.service.ExampleService")),
+            ("logmessage", s("something went wrong")),
+        ],
+    );
+    let app =
+        "2024-05-06 07:08:09,123 ERROR [http-nio-8080-exec-3] com.example.App - payment failed";
+    let expr = r"%{TIMESTAMP_ISO8601:timestamp} %{LOGLEVEL:level} \[%{DATA:thread}\] %{JAVACLASS:class} - %{GREEDYDATA:msg}";
+    let m = capture(expr, EcsMode::V1, app);
+    assert_eq!(at(&m, "thread"), Some(&s("http-nio-8080-exec-3")));
+    assert_eq!(at(&m, "class"), Some(&s("com.example.App")));
+}
+
+#[test]
+fn haproxy_http_ecs() {
+    let m = capture("%{HAPROXYHTTP}", EcsMode::V1, HAPROXY_HTTP);
+    expect(
+        &m,
+        &[
+            ("timestamp", s("Feb  6 12:14:14")),
+            ("host.hostname", s("localhost")),
+            ("process.name", s("haproxy")),
+            ("process.pid", Value::Integer(14389)),
+            ("source.address", s("10.0.1.2")),
+            ("source.port", Value::Integer(33317)),
+            ("source.bytes", Value::Integer(2750)),
+            ("haproxy.request_date", s("06/Feb/2009:12:14:14.655")),
+            ("haproxy.frontend_name", s("http-in")),
+            ("haproxy.backend_name", s("static")),
+            ("haproxy.server_name", s("srv1")),
+            ("haproxy.http.request.time_wait_ms", Value::Integer(10)),
+            ("haproxy.total_waiting_time_ms", Value::Integer(0)),
+            ("haproxy.connection_wait_time_ms", Value::Integer(30)),
+            (
+                "haproxy.http.request.time_wait_without_data_ms",
+                Value::Integer(69),
+            ),
+            ("haproxy.total_time_ms", s("109")),
+            ("http.response.status_code", Value::Integer(200)),
+            ("haproxy.termination_state", s("----")),
+            ("haproxy.connections.active", Value::Integer(1)),
+            ("haproxy.connections.retries", Value::Integer(0)),
+            ("haproxy.server_queue", Value::Integer(0)),
+            ("haproxy.backend_queue", Value::Integer(0)),
+            ("haproxy.http.request.captured_headers", s("1wt.eu")),
+            ("http.request.method", s("GET")),
+            ("url.original", s("/index.html")),
+            ("url.path", s("/index.html")),
+            ("http.version", s("1.1")),
+        ],
+    );
+}
+
+#[test]
+fn haproxy_http_legacy() {
+    let m = capture("%{HAPROXYHTTP}", EcsMode::Disabled, HAPROXY_HTTP);
+    for (k, v) in [
+        ("syslog_timestamp", "Feb  6 12:14:14"),
+        ("syslog_server", "localhost"),
+        ("program", "haproxy"),
+        ("pid", "14389"),
+        ("client_ip", "10.0.1.2"),
+        ("client_port", "33317"),
+        ("accept_date", "06/Feb/2009:12:14:14.655"),
+        ("haproxy_monthday", "06"),
+        ("haproxy_month", "Feb"),
+        ("haproxy_year", "2009"),
+        ("haproxy_time", "12:14:14"),
+        ("haproxy_milliseconds", "655"),
+        ("frontend_name", "http-in"),
+        ("backend_name", "static"),
+        ("server_name", "srv1"),
+        ("time_request", "10"),
+        ("time_queue", "0"),
+        ("time_backend_connect", "30"),
+        ("time_backend_response", "69"),
+        ("time_duration", "109"),
+        ("http_status_code", "200"),
+        ("bytes_read", "2750"),
+        ("captured_request_cookie", "-"),
+        ("captured_response_cookie", "-"),
+        ("termination_state", "----"),
+        ("actconn", "1"),
+        ("retries", "0"),
+        ("srv_queue", "0"),
+        ("backend_queue", "0"),
+        ("captured_request_headers", "1wt.eu"),
+        ("http_verb", "GET"),
+        ("http_request", "/index.html"),
+        ("http_version", "1.1"),
+    ] {
+        assert_eq!(at(&m, k), Some(&s(v)), "{k} in {m:?}");
+    }
+}
+
+#[test]
+fn jupiter_backend_line_overwrites_message() {
+    let f = filter(
+        "      match:\n        message: '%{TIMESTAMP_ISO8601:timestamp} %{LOGLEVEL:level} %{GREEDYDATA:message}'\n      overwrite: [message]",
+    );
+    let mut e = Event::from_message("2026-03-01T12:00:00.123Z INFO user 42 logged in");
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "message"), Some(&s("user 42 logged in")));
+    assert_eq!(get(&e, "level"), Some(&s("INFO")));
+    assert_eq!(get(&e, "timestamp"), Some(&s("2026-03-01T12:00:00.123Z")));
+    assert!(!e.has_tag("_grokparsefailure"));
+
+    // Without overwrite, the capture joins the existing text in an array.
+    let f = filter(
+        "      match:\n        message: '%{TIMESTAMP_ISO8601:timestamp} %{LOGLEVEL:level} %{GREEDYDATA:message}'",
+    );
+    let mut e = Event::from_message("2026-03-01T12:00:00Z WARN disk low");
+    f.process(&mut e);
+    assert_eq!(
+        get(&e, "message"),
+        Some(&Value::Array(vec![
+            s("2026-03-01T12:00:00Z WARN disk low"),
+            s("disk low")
+        ]))
+    );
+
+    let mut e = Event::from_message("not a backend line");
+    assert_eq!(f.process(&mut e), Verdict::Skipped);
+    assert!(e.has_tag("_grokparsefailure"));
+}
+
+// ---------------------------------------------------- linear rewrites
+
+#[test]
+fn ipv4_edges() {
+    let ip = "%{IPV4:x}";
+    assert_eq!(
+        matches(ip, "client 10.0.0.1 ok").as_deref(),
+        Some("10.0.0.1")
+    );
+    assert_eq!(matches(ip, "10.0.0.1:8080").as_deref(), Some("10.0.0.1"));
+    assert_eq!(
+        matches(ip, "ip=192.168.001.010,").as_deref(),
+        Some("192.168.001.010")
+    );
+    assert_eq!(
+        matches(ip, "255.255.255.255").as_deref(),
+        Some("255.255.255.255")
+    );
+    // Not inside a longer run of digits, on either side.
+    assert_eq!(matches(ip, "1234.1.1.1"), None);
+    assert_eq!(matches(ip, "1.1.1.256"), None);
+    assert_eq!(matches(ip, "1.1.1.1234"), None);
+    assert_eq!(matches(ip, "v 1.2.3"), None);
+    // The one documented difference: a letter glued to it.
+    assert_eq!(matches(ip, "ab1.2.3.4"), None);
+    // Within an expression, as the library uses it.
+    assert_eq!(
+        matches("%{IP:x}:%{INT}", "[10.1.2.3:443]").as_deref(),
+        Some("10.1.2.3")
+    );
+    assert_eq!(
+        matches("%{IPORHOST:x} ", "1.2.3.4abc ").as_deref(),
+        Some("1.2.3.4abc")
+    );
+}
+
+#[test]
+fn ipv6_forms() {
+    for a in [
+        "2001:db8::1",
+        "::1",
+        "::",
+        "fe80::1ff:fe23:4567:890a",
+        "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        "::ffff:192.0.2.128",
+        "fe80::1%eth0",
+    ] {
+        assert_eq!(matches("^%{IPV6:x}$", a).as_deref(), Some(a), "{a}");
+    }
+    assert_eq!(matches("^%{IPV6:x}$", "12:34:56"), None);
+}
+
+#[test]
+fn number_edges() {
+    let n = "%{NUMBER:x}";
+    assert_eq!(matches(n, "took -12.5ms").as_deref(), Some("-12.5"));
+    assert_eq!(matches(n, "ratio .5").as_deref(), Some(".5"));
+    assert_eq!(matches(n, "v1.2.3").as_deref(), Some("1.2"));
+    assert_eq!(matches(n, "+7").as_deref(), Some("+7"));
+    assert_eq!(matches(n, "no digits"), None);
+    assert_eq!(matches("%{NUMBER:x}ms", "12ms").as_deref(), Some("12"));
+    // A typed capture.
+    let m = capture("%{NUMBER:x:float} %{NUMBER:y:int}", EcsMode::V1, "1.5 7");
+    assert_eq!(m.get("x"), Some(&Value::Float(1.5)));
+    assert_eq!(m.get("y"), Some(&Value::Integer(7)));
+    // The documented difference: Logstash refuses to shorten an atomic number.
+    assert_eq!(matches("%{NUMBER:x}5", "125").as_deref(), Some("12"));
+}
+
+#[test]
+fn base16_edges() {
+    assert_eq!(matches("%{BASE16NUM:x}", "x 0x1F").as_deref(), Some("0x1F"));
+    // As in Logstash, a hex letter after a non-hex letter starts a number.
+    assert_eq!(matches("%{BASE16NUM:x}", "id 0x1F").as_deref(), Some("d"));
+    assert_eq!(matches("%{BASE16NUM:x}", "-ff").as_deref(), Some("-ff"));
+    assert_eq!(
+        matches("%{BASE16FLOAT:x}", "v 1a.8 ").as_deref(),
+        Some("1a.8")
+    );
+    assert_eq!(matches("%{BASE16FLOAT:x}", "x.ff").as_deref(), Some(".ff"));
+    assert_eq!(matches("%{BASE16FLOAT:x}", "zz"), None);
+}
+
+#[test]
+fn quoted_string_edges() {
+    let q = "%{QUOTEDSTRING:x}";
+    assert_eq!(matches(q, r#"say "hi" now"#).as_deref(), Some(r#""hi""#));
+    assert_eq!(matches(q, r#"a "" b"#).as_deref(), Some(r#""""#));
+    assert_eq!(
+        matches(q, r#"x "es\"caped" y"#).as_deref(),
+        Some(r#""es\"caped""#)
+    );
+    assert_eq!(matches(q, "it's 'single'").as_deref(), Some("'s '"));
+    assert_eq!(matches(q, "run `ls -l`").as_deref(), Some("`ls -l`"));
+    assert_eq!(matches(q, r#""unterminated"#), None);
+    assert_eq!(matches(q, r#""ends in backslash\""#), None);
+    assert_eq!(
+        matches(q, "\"two\nlines\"").as_deref(),
+        Some("\"two\nlines\"")
+    );
+}
+
+#[test]
+fn winpath_year_time_edges() {
+    assert_eq!(
+        matches("%{WINPATH:x}", r"open C:\Windows\System32\x.dll").as_deref(),
+        Some(r"C:\Windows\System32\x.dll")
+    );
+    assert_eq!(
+        matches("%{WINPATH:x}", r"\\server\share\f").as_deref(),
+        Some(r"\\server\share\f")
+    );
+    assert_eq!(matches("^%{YEAR:x}$", "2024").as_deref(), Some("2024"));
+    assert_eq!(matches("^%{YEAR:x}$", "24").as_deref(), Some("24"));
+    assert_eq!(matches("^%{YEAR:x}$", "202"), None);
+    assert_eq!(matches("%{YEAR:x}", "20245").as_deref(), Some("2024"));
+    assert_eq!(
+        matches("%{TIME:x}", "at 12:34:56 ok").as_deref(),
+        Some("12:34:56")
+    );
+    assert_eq!(
+        matches("%{TIME:x}", "at 23:59:60.123456,").as_deref(),
+        Some("23:59:60.123456")
+    );
+    assert_eq!(
+        matches("%{TIME:x}", "112:34:56").as_deref(),
+        Some("12:34:56")
+    );
+    assert_eq!(matches("%{TIME:x}", "12:34:567"), None);
+    assert_eq!(matches("%{TIME:x}", "12:34"), None);
+    assert_eq!(
+        matches("%{HAPROXYTIME:x}", "at 12:14:14.655").as_deref(),
+        Some("12:14:14.655")
+    );
+}
+
+#[test]
+fn pam_session_message_spans_the_rest() {
+    let line = "Jan  1 10:00:00 host sshd[12]: pam_unix(sshd:session): session opened for user root by (uid=0)";
+    let m = capture("%{SYSLOGPAMSESSION}", EcsMode::V1, line);
+    assert_eq!(
+        at(&m, "message"),
+        Some(&s(
+            "pam_unix(sshd:session): session opened for user root by (uid=0)"
+        ))
+    );
+    assert_eq!(at(&m, "system.auth.pam.module"), Some(&s("pam_unix")));
+    assert_eq!(at(&m, "system.auth.pam.origin"), Some(&s("sshd:session")));
+    assert_eq!(at(&m, "system.auth.pam.session_state"), Some(&s("opened")));
+    assert_eq!(at(&m, "user.name"), Some(&s("root")));
+    let m = capture("%{SYSLOGPAMSESSION}", EcsMode::Disabled, line);
+    assert_eq!(at(&m, "pam_by"), Some(&s("(uid=0)")));
+    assert_eq!(at(&m, "username"), Some(&s("root")));
+}
+
+#[test]
+fn mongo_query_and_iptables_frag_edges() {
+    let q = "%{MONGO_QUERY:x}";
+    assert_eq!(
+        matches(q, "query: { a: { $gt: 1 } } ntoreturn:0").as_deref(),
+        Some("{ a: { $gt: 1 } }")
+    );
+    // The documented difference: no ` ntoreturn:` needed after it.
+    assert_eq!(matches(q, "{ a: 1 } done").as_deref(), Some("{ a: 1 }"));
+    let part = "%{IPTABLES4_PART}";
+    let base = "SRC=10.0.0.1 DST=10.0.0.2 LEN=52 TOS=0x00 PREC=0x00 TTL=64 ID=7 ";
+    let m = capture(part, EcsMode::V1, &format!("{base}DF PROTO=TCP"));
+    assert_eq!(at(&m, "iptables.fragment_flags"), Some(&s("DF")));
+    let m = capture(part, EcsMode::V1, &format!("{base}MF FRAG: 185 PROTO=UDP"));
+    assert_eq!(at(&m, "iptables.fragment_flags"), Some(&s("MF")));
+    assert_eq!(
+        at(&m, "iptables.fragment_offset"),
+        Some(&Value::Integer(185))
+    );
+    let m = capture(part, EcsMode::V1, &format!("{base}PROTO=TCP"));
+    assert_eq!(at(&m, "iptables.fragment_flags"), None);
+    assert_eq!(
+        matches("%{IPTABLES4_FRAG:x}x", "CEx").as_deref(),
+        Some("CE")
+    );
+}
+
+// ------------------------------------------------------------- engine
+
+#[test]
+fn pathological_inputs_complete() {
+    let text = "a".repeat(100 * 1024);
+    let g = compile_expression("(a+)+b", EcsMode::V1, &[]).unwrap();
+    assert!(g.capture(&text).is_none());
+    let g = compile_expression("%{GREEDYDATA}%{GREEDYDATA}x", EcsMode::V1, &[]).unwrap();
+    assert!(g.capture(&text).is_none());
+    let g = compile_expression("(?:a|aa)*(?:a|aa)*c", EcsMode::V1, &[]).unwrap();
+    assert!(g.capture(&text).is_none());
+    let g = compile_expression("%{DATA:x}%{DATA:y}z$", EcsMode::V1, &[]).unwrap();
+    assert!(g.capture(&text).is_none());
+}
+
+#[test]
+fn ruby_dialect_is_translated() {
+    // `(?m)` is Ruby's dot-all.
+    assert_eq!(matches("(?m)a(?<x>.*)z", "a1\n2z").as_deref(), Some("1\n2"));
+    // `^` and `$` match at line starts and ends.
+    assert_eq!(matches("^(?<x>b+)$", "aaa\nbb\nc").as_deref(), Some("bb"));
+    // \d, \w are ASCII, \h is hex, \Z before a final newline.
+    assert_eq!(matches(r"(?<x>\d+)", "٣4").as_deref(), Some("4"));
+    assert_eq!(matches(r"(?<x>\h+)", "zzBEEFzz").as_deref(), Some("BEEF"));
+    assert_eq!(matches(r"(?<x>b)\Z", "ab\n").as_deref(), Some("b"));
+    // Literal braces and `{,n}`.
+    assert_eq!(
+        matches(r"(?<x>{\w+})", "x {abc} y").as_deref(),
+        Some("{abc}")
+    );
+    assert_eq!(matches(r"(?<x>a{,2})b", "aaab").as_deref(), Some("aa"));
+    assert_eq!(matches(r"(?<x>[\w.]+)@", "a.b@c").as_deref(), Some("a.b"));
+    assert_eq!(matches(r"(?<x>[^\s]+)", "  ab ").as_deref(), Some("ab"));
+    assert_eq!(
+        matches(r"(?<x>[[:alpha:]]+)", "12ab3").as_deref(),
+        Some("ab")
+    );
+    assert_eq!(matches(r"(?<x>\<b\>)", "a<b>c").as_deref(), Some("<b>"));
+    assert_eq!(matches(r"(?#comment)(?<x>q)", "xqx").as_deref(), Some("q"));
+    assert_eq!(matches(r"(?<x>\x41\p{Lu})", "zzAB").as_deref(), Some("AB"));
+    assert_eq!(matches(r"(?<x>a+?)", "aaa").as_deref(), Some("a"));
+}
+
+#[test]
+fn nested_and_dotted_fields_and_types() {
+    let m = capture(
+        "%{WORD:[a][b]} %{INT:c.d:int} %{NUMBER:[@metadata][n]:float}",
+        EcsMode::V1,
+        "x 5 2.5",
+    );
+    assert_eq!(at(&m, "a.b"), Some(&s("x")));
+    assert_eq!(at(&m, "c.d"), Some(&Value::Integer(5)));
+    assert_eq!(at(&m, "@metadata.n"), Some(&Value::Float(2.5)));
+    let m = capture("(?<[q][r]>\\w+)", EcsMode::V1, "hi");
+    assert_eq!(at(&m, "q.r"), Some(&s("hi")));
+}
+
+#[test]
+fn conversions_follow_ruby() {
+    use compile::convert;
+    assert_eq!(convert("12ms", Conversion::Int), Value::Integer(12));
+    assert_eq!(convert("-3", Conversion::Int), Value::Integer(-3));
+    assert_eq!(convert("abc", Conversion::Int), Value::Integer(0));
+    assert_eq!(convert("1.5e3x", Conversion::Float), Value::Float(1500.0));
+    assert_eq!(convert(".5", Conversion::Float), Value::Float(0.5));
+    assert_eq!(convert("-", Conversion::Float), Value::Float(0.0));
+}
+
+#[test]
+fn duplicate_field_names_make_an_array_or_take_the_matching_branch() {
+    let m = capture("%{INT:n} %{INT:n}", EcsMode::V1, "1 2");
+    assert_eq!(m.get("n"), Some(&Value::Array(vec![s("1"), s("2")])));
+    let m = capture("(?:a%{INT:n}|b%{INT:n})", EcsMode::V1, "b7");
+    assert_eq!(m.get("n"), Some(&s("7")));
+}
+
+#[test]
+fn extra_definitions_override_and_extend() {
+    let extra = vec![
+        ("MYNUM".to_owned(), r"\d+".to_owned()),
+        ("WORD".to_owned(), "w+".to_owned()),
+    ];
+    let g = compile_expression("%{MYNUM:n:int} %{WORD:w}", EcsMode::V1, &extra).unwrap();
+    let m = g.capture("12 www").unwrap();
+    assert_eq!(m.get("n"), Some(&Value::Integer(12)));
+    assert_eq!(m.get("w"), Some(&s("www")));
+}
+
+// ------------------------------------------------------------- errors
+
+#[test]
+fn unknown_pattern_is_named_with_its_position() {
+    let e = compile_expression("%{WORD} %{NOPE:x}", EcsMode::V1, &[]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "unknown grok pattern `NOPE` at column 9 of the expression"
+    );
+    let extra = vec![("OUTER".to_owned(), "a %{INNR}".to_owned())];
+    let e = compile_expression("%{OUTER}", EcsMode::V1, &extra).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unknown grok pattern `INNR` at column 3 of pattern `OUTER`"),
+        "{e}"
+    );
+    let e = compile_expression("%{IPV5}", EcsMode::V1, &[]).unwrap_err();
+    assert!(e.to_string().contains("did you mean `IPV4`"), "{e}");
+}
+
+#[test]
+fn recursion_is_detected() {
+    let extra = vec![
+        ("A".to_owned(), "x%{B}".to_owned()),
+        ("B".to_owned(), "y%{A}".to_owned()),
+    ];
+    let e = compile_expression("%{A}", EcsMode::V1, &extra).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "grok pattern `A` refers to itself: A -> B -> A"
+    );
+}
+
+#[test]
+fn bad_regex_names_pattern_and_column() {
+    let extra = vec![("BROKEN".to_owned(), "ab(c".to_owned())];
+    let e = compile_expression("%{WORD} %{BROKEN}", EcsMode::V1, &extra).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("pattern `BROKEN`"), "{msg}");
+    assert!(msg.contains("column 3"), "{msg}");
+    assert!(msg.contains("unclosed group"), "{msg}");
+    let e = compile_expression("%{WORD} x[a-", EcsMode::V1, &[]).unwrap_err();
+    assert!(e.to_string().contains("column 10 of the expression"), "{e}");
+    let e = compile_expression("%{WORD:x:bool}", EcsMode::V1, &[]).unwrap_err();
+    assert!(e.to_string().contains("unknown capture type `bool`"), "{e}");
+}
+
+#[test]
+fn backtracking_constructs_are_refused_with_position() {
+    for (expr, construct, col) in [
+        ("foo(?=bar)", "lookahead", 4),
+        ("(?<!x)y", "negative lookbehind", 1),
+        ("a(?<=b)", "lookbehind", 2),
+        ("(?>ab)", "atomic group", 1),
+        (r"(\w)\1", "backreference", 5),
+        ("a++", "possessive", 3),
+        (r"(?<n>a)\k<n>", "named backreference", 8),
+    ] {
+        let e = compile_expression(expr, EcsMode::V1, &[]).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains(construct), "{expr}: {msg}");
+        assert!(msg.contains(&format!("column {col} ")), "{expr}: {msg}");
+        assert!(msg.contains("backtracking"), "{expr}: {msg}");
+    }
+    let extra = vec![("LA".to_owned(), "x(?!y)".to_owned())];
+    let e = compile_expression("%{LA}", EcsMode::V1, &extra).unwrap_err();
+    assert!(e.to_string().contains("column 2 of pattern `LA`"), "{e}");
+}
+
+#[test]
+fn config_errors_point_at_the_pattern() {
+    let e = build_error("      match:\n        message: ['%{WORD}', '%{NOPE}']");
+    assert!(e.starts_with("5:30: "), "{e}");
+    assert!(e.contains("match.message[1]"), "{e}");
+    assert!(e.contains("unknown grok pattern `NOPE`"), "{e}");
+    let e = build_error("      match: {message: 'x'}\n      overwrites: [a]");
+    assert!(e.contains("unknown key `overwrites`"), "{e}");
+    let e = build_error("      match: {message: '(?=x)'}");
+    assert!(e.contains("backtracking"), "{e}");
+    let e = build_error("      match: {message: 'x'}\n      ecs_compatibility: v2");
+    assert!(e.contains("v2"), "{e}");
+}
+
+// ------------------------------------------------------------- filter
+
+#[test]
+fn options_behave_as_in_logstash() {
+    // Several patterns: the first that matches wins.
+    let f = filter("      match:\n        message: ['^%{INT:n:int}$', '%{WORD:w}']");
+    let mut e = Event::from_message("abc");
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "w"), Some(&s("abc")));
+    assert_eq!(get(&e, "n"), None);
+
+    // break_on_match: false tries all.
+    let f = filter(
+        "      match:\n        message: ['%{INT:n:int}', '%{WORD:w}']\n      break_on_match: false",
+    );
+    let mut e = Event::from_message("42");
+    f.process(&mut e);
+    assert_eq!(get(&e, "n"), Some(&Value::Integer(42)));
+    assert_eq!(get(&e, "w"), Some(&s("42")));
+
+    // Empty captures are dropped unless kept; kept unmatched ones are null.
+    let f = filter("      match: {message: 'a(?<e>x?)b(?:(?<u>z))?'}");
+    let mut e = Event::from_message("ab");
+    f.process(&mut e);
+    assert_eq!(get(&e, "e"), None);
+    let f =
+        filter("      match: {message: 'a(?<e>x?)b(?:(?<u>z))?'}\n      keep_empty_captures: true");
+    let mut e = Event::from_message("ab");
+    f.process(&mut e);
+    assert_eq!(get(&e, "e"), Some(&s("")));
+    assert_eq!(get(&e, "u"), Some(&Value::Null));
+
+    // named_captures_only: false stores bare %{NAME} too.
+    let f = filter("      match: {message: '%{INT} %{WORD:w}'}\n      named_captures_only: false");
+    let mut e = Event::from_message("7 x");
+    f.process(&mut e);
+    assert_eq!(get(&e, "[INT]"), Some(&s("7")));
+
+    // Custom failure tags, several fields, legacy set, inline definitions.
+    let f = filter(
+        "      match:\n        a: '%{MYNUM:n}'\n        b: '%{COMMONAPACHELOG}'\n      tag_on_failure: [nope, again]\n      ecs_compatibility: disabled\n      pattern_definitions: {MYNUM: '\\d+'}",
+    );
+    let mut e = Event::from_message("x");
+    assert_eq!(f.process(&mut e), Verdict::Skipped);
+    assert!(e.has_tag("nope") && e.has_tag("again"));
+    let mut e = Event::new();
+    e.set(&FieldPath::key("b"), APACHE_COMMON);
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "clientip"), Some(&s("127.0.0.1")));
+
+    // Arrays are matched element by element; numbers as text.
+    let f = filter("      match: {v: '%{INT:i:int}'}");
+    let mut e = Event::new();
+    e.set(&FieldPath::key("v"), vec![s("1"), s("2")]);
+    f.process(&mut e);
+    assert_eq!(
+        get(&e, "i"),
+        Some(&Value::Integer(1)),
+        "a typed capture does not merge into a non-string"
+    );
+    let mut e = Event::new();
+    e.set(&FieldPath::key("v"), 55i64);
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "i"), Some(&Value::Integer(55)));
+}
+
+#[test]
+fn patterns_dir_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("extra"),
+        "# my patterns\n\nQUEUEID [0-9A-F]{10,11}\nPOSTFIX %{SYSLOGBASE} %{QUEUEID:queue_id}: %{GREEDYDATA:rest}\r\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("skip.bak"), "QUEUEID nope\n").unwrap();
+    let f = filter(&format!(
+        "      match: {{message: '%{{POSTFIX}}'}}\n      patterns_dir: '{}'\n      patterns_files_glob: 'extra'\n      ecs_compatibility: disabled",
+        dir.path().display()
+    ));
+    let mut e = Event::from_message("Oct  1 12:00:00 mx postfix/smtpd[99]: 4A3B2C1D0E: client=x");
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "queue_id"), Some(&s("4A3B2C1D0E")));
+    assert_eq!(get(&e, "program"), Some(&s("postfix/smtpd")));
+    let e = build_error("      match: {message: 'x'}\n      patterns_dir: [/no/such/dir]");
+    assert!(e.contains("cannot read patterns folder"), "{e}");
+}
+
+#[test]
+fn filter_is_shared_across_threads() {
+    let f: std::sync::Arc<dyn Filter> =
+        std::sync::Arc::from(filter("      match: {message: '%{COMBINEDAPACHELOG}'}"));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let mut e = Event::from_message(APACHE_COMBINED);
+                    assert_eq!(f.process(&mut e), Verdict::Applied);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn every_family_is_present_in_both_sets() {
+    let legacy = families(EcsMode::Disabled);
+    let ecs = families(EcsMode::V1);
+    for fam in [
+        "grok-patterns",
+        "httpd",
+        "linux-syslog",
+        "java",
+        "haproxy",
+        "aws",
+        "bacula",
+        "bind",
+        "bro",
+        "exim",
+        "firewalls",
+        "junos",
+        "maven",
+        "mcollective",
+        "mongodb",
+        "nagios",
+        "postgresql",
+        "rails",
+        "redis",
+        "ruby",
+        "squid",
+    ] {
+        assert!(legacy.iter().any(|(n, _)| *n == fam), "legacy {fam}");
+        assert!(ecs.iter().any(|(n, _)| *n == fam), "ecs {fam}");
+    }
+    assert!(ecs.iter().any(|(n, _)| *n == "zeek"));
+    assert!(pattern_names(EcsMode::Disabled).len() >= 315);
+    assert!(pattern_names(EcsMode::V1).len() >= 358);
+}
+
+fn check(expr: &str, ecs: EcsMode, text: &str, expected: &[(&str, Value)]) {
+    let m = capture(expr, ecs, text);
+    for (path, want) in expected {
+        assert_eq!(at(&m, path), Some(want), "{expr}: field {path} in {m:?}");
+    }
+}
+
+#[test]
+fn other_families_parse_their_formats() {
+    use EcsMode::{Disabled as L, V1 as E};
+    let i = Value::Integer;
+    let s3 = r#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be awsexamplebucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /awsexamplebucket1?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" -"#;
+    check(
+        "%{S3_ACCESS_LOG}",
+        E,
+        s3,
+        &[
+            ("aws.s3access.bucket", s("awsexamplebucket1")),
+            ("client.ip", s("192.0.2.3")),
+            ("http.response.status_code", i(200)),
+            ("aws.s3access.bytes_sent", i(113)),
+            ("user_agent.original", s("S3Console/0.4")),
+        ],
+    );
+    check(
+        "%{S3_ACCESS_LOG}",
+        L,
+        s3,
+        &[
+            ("bucket", s("awsexamplebucket1")),
+            ("verb", s("GET")),
+            ("response", i(200)),
+            ("agent", s("\"S3Console/0.4\"")),
+        ],
+    );
+    let elb = r#"2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000086 0.001048 0.001337 200 200 0 57 "GET https://www.example.com:443/path?x=1 HTTP/1.1""#;
+    check(
+        "%{ELB_ACCESS_LOG}",
+        E,
+        elb,
+        &[
+            ("aws.elb.name", s("my-loadbalancer")),
+            ("source.port", i(2817)),
+            ("aws.elb.backend.ip", s("10.0.0.1")),
+            ("url.domain", s("www.example.com")),
+            ("url.port", i(443)),
+            ("url.path", s("/path")),
+            ("url.query", s("x=1")),
+            ("http.response.body.bytes", i(57)),
+        ],
+    );
+    check(
+        "%{ELB_ACCESS_LOG}",
+        L,
+        elb,
+        &[
+            ("elb", s("my-loadbalancer")),
+            ("backendport", i(80)),
+            ("request_processing_time", Value::Float(0.000086)),
+            ("path", s("/path")),
+            ("params", s("?x=1")),
+            ("port", s("443")),
+        ],
+    );
+    let bind = "17-Feb-2018 23:06:56.326 queries: info: client 172.26.0.1#12345 (example.com): query: example.com IN A +E (172.26.0.2)";
+    check(
+        "%{BIND9}",
+        E,
+        bind,
+        &[
+            ("client.ip", s("172.26.0.1")),
+            ("client.port", i(12345)),
+            ("dns.question.name", s("example.com")),
+            ("dns.question.type", s("A")),
+            ("dns.question.class", s("IN")),
+            ("server.ip", s("172.26.0.2")),
+        ],
+    );
+    check(
+        "%{BIND9}",
+        L,
+        bind,
+        &[
+            ("clientip", s("172.26.0.1")),
+            ("querytype", s("A +E")),
+            ("dns", s("172.26.0.2")),
+        ],
+    );
+    let redis = r#"1470637867.953466 [0 195.168.1.1:52500] "info" "all""#;
+    check(
+        "%{REDISMONLOG}",
+        E,
+        redis,
+        &[
+            ("redis.database.id", s("0")),
+            ("client.ip", s("195.168.1.1")),
+            ("client.port", i(52500)),
+            ("redis.command.name", s("info")),
+            ("redis.command.args", s("\"all\"")),
+        ],
+    );
+    check(
+        "%{REDISLOG}",
+        L,
+        "[4018] 14 Nov 07:01:22.119 * Background saving terminated",
+        &[("pid", s("4018")), ("timestamp", s("14 Nov 07:01:22.119"))],
+    );
+    let ruby = "I, [2024-01-02T03:04:05.678901 #1234]  INFO -- worker: job done";
+    check(
+        "%{RUBY_LOGGER}",
+        E,
+        ruby,
+        &[
+            ("process.pid", i(1234)),
+            ("log.level", s("INFO")),
+            ("process.name", s("worker")),
+            ("message", s("job done")),
+        ],
+    );
+    check(
+        "%{RUBY_LOGGER}",
+        L,
+        ruby,
+        &[
+            ("pid", s("1234")),
+            ("loglevel", s("INFO")),
+            ("progname", s("worker")),
+        ],
+    );
+    let rails = "Started GET \"/users/1?x=2\" for 127.0.0.1 at 2024-01-02 03:04:05 +0000\nProcessing by UsersController#show as HTML\n  Parameters: {\"id\"=>\"1\"}\nCompleted 200 OK in 12.5ms (Views: 8.1ms | ActiveRecord: 1.2ms)";
+    check(
+        "%{RAILS3}",
+        E,
+        rails,
+        &[
+            ("http.request.method", s("GET")),
+            ("url.original", s("/users/1?x=2")),
+            ("rails.controller.class", s("UsersController")),
+            ("rails.controller.action", s("show")),
+            ("rails.request.format", s("HTML")),
+            ("rails.request.params", s("\"id\"=>\"1\"")),
+            ("http.response.status_code", i(200)),
+            ("rails.request.duration.total", Value::Float(12.5)),
+            ("rails.request.duration.active_record", Value::Float(1.2)),
+        ],
+    );
+    check(
+        "%{RAILS3}",
+        L,
+        rails,
+        &[
+            ("verb", s("GET")),
+            ("controller", s("UsersController")),
+            ("response", s("200")),
+            ("viewms", s("8.1")),
+        ],
+    );
+    let pg = "2024-01-02 03:04:05 UTC alice 5f9a.1c 4242";
+    check(
+        "%{POSTGRESQL}",
+        E,
+        pg,
+        &[
+            ("event.timezone", s("UTC")),
+            ("user.name", s("alice")),
+            ("process.pid", i(4242)),
+        ],
+    );
+    let squid = "1525344856.899 16867 10.170.72.111 TCP_TUNNEL/200 6256 CONNECT logs.example.com:443 - HIER_DIRECT/203.0.113.7 -";
+    check(
+        "%{SQUID3}",
+        E,
+        squid,
+        &[
+            ("source.ip", s("10.170.72.111")),
+            ("event.action", s("TCP_TUNNEL")),
+            ("http.response.status_code", i(200)),
+            ("http.request.method", s("CONNECT")),
+            ("destination.address", s("203.0.113.7")),
+        ],
+    );
+    check(
+        "%{SQUID3}",
+        L,
+        squid,
+        &[
+            ("client_address", s("10.170.72.111")),
+            ("status_code", s("200")),
+            ("server", s("203.0.113.7")),
+            ("content_type", s("-")),
+        ],
+    );
+    let mongo3 = "2024-01-02T03:04:05.678+0000 I NETWORK  [conn123] end connection 10.0.0.5:51234";
+    check(
+        "%{MONGO3_LOG}",
+        E,
+        mongo3,
+        &[
+            ("log.level", s("I")),
+            ("mongodb.component", s("NETWORK")),
+            ("mongodb.context", s("conn123")),
+            ("message", s("end connection 10.0.0.5:51234")),
+        ],
+    );
+    let slow = "query test.users query: { name: \"x\" } ntoreturn:0 ntoskip:0 nscanned:10 keyUpdates:0 nreturned:1 reslen:100 120ms";
+    check(
+        "%{MONGO_SLOWQUERY}",
+        E,
+        slow,
+        &[
+            ("mongodb.database", s("test")),
+            ("mongodb.collection", s("users")),
+            ("mongodb.query.original", s("{ name: \"x\" }")),
+            ("mongodb.profile.nscanned", i(10)),
+            ("mongodb.profile.duration", i(120)),
+        ],
+    );
+    check(
+        "%{MONGO_SLOWQUERY}",
+        L,
+        slow,
+        &[
+            ("query", s("{ name: \"x\" }")),
+            ("nreturned", s("1")),
+            ("duration", s("120")),
+        ],
+    );
+    let exim = "2024-01-02 03:04:05 [1234] 1qXyZa-000abc-Xy <= sender@example.com H=mail.example.org (helo.example.org) [192.0.2.1]:25 P=esmtps S=2048 id=abc@example.org T=\"Hello there\" for rcpt@example.net";
+    check(
+        "%{EXIM}",
+        E,
+        exim,
+        &[
+            ("process.pid", i(1234)),
+            ("exim.log.message.id", s("1qXyZa-000abc-Xy")),
+            ("exim.log.flags", s("<=")),
+            ("exim.log.sender.email", s("sender@example.com")),
+            ("source.address", s("mail.example.org")),
+            ("source.ip", s("192.0.2.1")),
+            ("network.protocol", s("esmtps")),
+            ("exim.log.message.body.size", i(2048)),
+            ("exim.log.message.subject", s("Hello there")),
+            ("exim.log.recipient.email", s("rcpt@example.net")),
+        ],
+    );
+    let nagios = "[1427925600] SERVICE ALERT: web01;HTTP;CRITICAL;HARD;3;Connection refused";
+    check(
+        "%{NAGIOSLOGLINE}",
+        E,
+        nagios,
+        &[
+            ("timestamp", s("1427925600")),
+            ("nagios.log.type", s("SERVICE ALERT")),
+            ("host.hostname", s("web01")),
+            ("service.name", s("HTTP")),
+            ("nagios.log.status", s("CRITICAL")),
+            ("nagios.log.attempt", i(3)),
+            ("message", s("Connection refused")),
+        ],
+    );
+    check(
+        "%{NAGIOSLOGLINE}",
+        L,
+        nagios,
+        &[
+            ("nagios_epoch", s("1427925600")),
+            ("nagios_hostname", s("web01")),
+            ("nagios_statelevel", s("HARD")),
+            ("nagios_attempt", s("3")),
+        ],
+    );
+    let bacula = "28-Aug 21:55 bacula-sd JobId 24: New volume \"Vol-0001\" mounted on device \"FileStorage\" (/var/lib/bacula) at 28-Aug-2024 21:55.";
+    check(
+        "%{BACULA_LOGLINE}",
+        E,
+        bacula,
+        &[
+            ("host.hostname", s("bacula-sd")),
+            ("bacula.job.id", s("24")),
+            ("bacula.volume.name", s("Vol-0001")),
+            ("bacula.volume.device", s("FileStorage")),
+            ("bacula.volume.path", s("/var/lib/bacula")),
+        ],
+    );
+    check(
+        "%{BACULA_LOGLINE}",
+        L,
+        bacula,
+        &[
+            ("bts", s("28-Aug 21:55")),
+            ("hostname", s("bacula-sd")),
+            ("jobid", s("24")),
+            ("volume", s("Vol-0001")),
+        ],
+    );
+    let asa = "Teardown TCP connection 1234 for outside:203.0.113.5/443 to inside:10.0.0.7/51515 duration 0:00:30 bytes 5120 TCP FINs";
+    check(
+        "%{CISCOFW302013_302014_302015_302016}",
+        E,
+        asa,
+        &[
+            ("cisco.asa.outcome", s("Teardown")),
+            ("cisco.asa.network.transport", s("TCP")),
+            ("source.ip", s("203.0.113.5")),
+            ("source.port", i(443)),
+            ("destination.port", i(51515)),
+            ("network.bytes", i(5120)),
+            ("event.reason", s("TCP FINs")),
+        ],
+    );
+    check(
+        "%{CISCOFW302013_302014_302015_302016}",
+        L,
+        asa,
+        &[
+            ("action", s("Teardown")),
+            ("src_interface", s("outside")),
+            ("dst_ip", s("10.0.0.7")),
+            ("duration", s("0:00:30")),
+        ],
+    );
+    check(
+        "%{CISCO_TAGGED_SYSLOG}",
+        L,
+        "<166>Jan 05 2024 10:11:12 fw01 : %ASA-6-302014: Teardown",
+        &[
+            ("syslog_pri", s("166")),
+            ("sysloghost", s("fw01")),
+            ("ciscotag", s("ASA-6-302014")),
+        ],
+    );
+    let ipt = "IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=198.51.100.4 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=4321 DF PROTO=TCP SPT=51000 DPT=22 WINDOW=29200 RES=0x00 SYN URGP=0";
+    check(
+        "%{IPTABLES}",
+        E,
+        ipt,
+        &[
+            ("observer.ingress.interface.name", s("eth0")),
+            ("destination.mac", s("00:11:22:33:44:55")),
+            ("source.mac", s("66:77:88:99:aa:bb")),
+            ("source.ip", s("198.51.100.4")),
+            ("iptables.ttl", i(52)),
+            ("iptables.fragment_flags", s("DF")),
+            ("network.transport", s("TCP")),
+            ("destination.port", i(22)),
+            ("iptables.tcp.window", i(29200)),
+            ("iptables.tcp.flags", s("SYN ")),
+        ],
+    );
+    let zeek = "1300475167.096535\tCRCC5OdDlXe\t141.142.220.202\t5353\t224.0.0.251\t5353\tudp\tdns\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t73\t0\t0\t-";
+    check(
+        "%{ZEEK_CONN}",
+        E,
+        zeek,
+        &[
+            ("zeek.session_id", s("CRCC5OdDlXe")),
+            ("source.port", i(5353)),
+            ("network.transport", s("udp")),
+            ("network.protocol", s("dns")),
+            ("zeek.connection.state", s("S0")),
+            ("zeek.connection.missed_bytes", i(0)),
+            ("zeek.connection.history", s("D")),
+            ("source.bytes", i(73)),
+        ],
+    );
+    let junos = "RT_FLOW_SESSION_DENY: session denied 10.0.0.1/1234->8.8.8.8/53 junos-dns-udp 17(0) default-deny trust untrust UNKNOWN UNKNOWN N/A(N/A) ge-0/0/1.0";
+    check(
+        "%{RT_FLOW3}",
+        E,
+        junos,
+        &[
+            ("juniper.srx.tag", s("RT_FLOW_SESSION_DENY")),
+            ("source.ip", s("10.0.0.1")),
+            ("destination.port", i(53)),
+            ("network.iana_number", s("17")),
+            ("rule.name", s("default-deny")),
+        ],
+    );
+    check(
+        "%{MAVEN_VERSION:v}",
+        L,
+        "lib-1.2.3-SNAPSHOT.jar",
+        &[("v", s("1.2.3-SNAPSHOT"))],
+    );
+    check(
+        "%{MCOLLECTIVE}",
+        E,
+        "I, [2024-01-02T03:04:05.123456 #789]  INFO",
+        &[("process.pid", i(789)), ("log.level", s("INFO"))],
+    );
+    let cron = "Jan  2 03:04:05 host CRON[123]: (root) CMD (run-parts /etc/cron.hourly)";
+    check(
+        "%{CRONLOG}",
+        E,
+        cron,
+        &[
+            ("user.name", s("root")),
+            ("system.cron.action", s("CMD")),
+            ("message", s("run-parts /etc/cron.hourly")),
+        ],
+    );
+    check(
+        "%{CRONLOG}",
+        L,
+        cron,
+        &[
+            ("user", s("root")),
+            ("action", s("CMD")),
+            ("program", s("CRON")),
+        ],
+    );
+    let httpd24 = "[Wed Oct 11 14:32:52.123456 2000] [proxy:error] [pid 1234:tid 5678] (111)Connection refused: AH00957: HTTP: attempt to connect to 127.0.0.1:8080 (localhost) failed";
+    check(
+        "%{HTTPD_ERRORLOG}",
+        E,
+        httpd24,
+        &[
+            ("apache.error.module", s("proxy")),
+            ("log.level", s("error")),
+            ("process.pid", i(1234)),
+            ("process.thread.id", i(5678)),
+            ("apache.error.proxy.error.code", s("111")),
+            ("apache.error.proxy.error.message", s("Connection refused")),
+            ("error.code", s("AH00957")),
+        ],
+    );
+    check(
+        "%{HTTPD_ERRORLOG}",
+        L,
+        "[Wed Oct 11 14:32:52 2000] [error] [client 127.0.0.1] client denied by server configuration: /export/home/live/ap/htdocs/test",
+        &[
+            ("loglevel", s("error")),
+            ("clientip", s("127.0.0.1")),
+            (
+                "message",
+                s("client denied by server configuration: /export/home/live/ap/htdocs/test"),
+            ),
+        ],
+    );
+}

@@ -14,6 +14,7 @@ pub mod event;
 pub mod expr;
 pub mod filters;
 pub mod inputs;
+pub mod lumberjack;
 pub mod observe;
 pub mod outputs;
 pub mod registry;

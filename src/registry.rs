@@ -19,6 +19,8 @@ pub fn standard() -> Registry {
     r.filters.insert("mutate", filters::mutate::build);
 
     r.outputs.insert("console", outputs::console::build);
+    r.outputs
+        .insert("elasticsearch", outputs::elasticsearch::build);
     r.outputs.insert("file", outputs::file::build);
     r.outputs.insert("null", outputs::null::build);
     r

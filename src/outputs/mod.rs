@@ -2,5 +2,6 @@
 //! runtime and its unit tests.
 
 pub mod console;
+pub mod elasticsearch;
 pub mod file;
 pub mod null;

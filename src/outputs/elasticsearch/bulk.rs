@@ -1,0 +1,294 @@
+//! Bulk request bodies: events serialised straight into one NDJSON buffer.
+//!
+//! Each event becomes an [`Item`]: its action line and its source line,
+//! remembered by their offsets in the body, and the share of its batch's
+//! receipt. The events themselves are not kept: a retry re-sends the
+//! bytes of only the items that failed, and a dead-letter record quotes
+//! the source line as it was sent.
+
+use super::naming::{ItemKind, Naming};
+use crate::delivery::Receipt;
+use crate::event::Event;
+use bytes::Bytes;
+
+/// One document of a request.
+#[derive(Debug)]
+pub struct Item {
+    /// Start of the action line in the body.
+    start: usize,
+    /// Start of the source line.
+    source: usize,
+    /// Just past the source line's newline.
+    end: usize,
+    pub kind: ItemKind,
+    /// This item's share of its batch's receipt: the batch resolves when
+    /// every share did.
+    pub receipt: Receipt,
+}
+
+impl Item {
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+}
+
+/// A bulk request: the NDJSON body and its items, in order.
+#[derive(Debug)]
+pub struct Request {
+    pub body: Bytes,
+    pub items: Vec<Item>,
+    /// How many times these items were sent already.
+    pub attempts: u32,
+}
+
+impl Request {
+    /// The action line of item `i`, without its newline.
+    pub fn action_line(&self, i: usize) -> &[u8] {
+        let it = &self.items[i];
+        &self.body[it.start..it.source - 1]
+    }
+
+    /// The source line of item `i`, without its newline.
+    pub fn source_line(&self, i: usize) -> &[u8] {
+        let it = &self.items[i];
+        &self.body[it.source..it.end - 1]
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Splits off the parts of the request: its body and its items.
+    pub fn into_parts(self) -> (Bytes, Vec<Item>) {
+        (self.body, self.items)
+    }
+
+    /// A new request of `items`, all of which come from `body`.
+    pub fn from_items(body: &[u8], items: Vec<Item>, attempts: u32) -> Request {
+        let size = items.iter().map(Item::len).sum();
+        let mut out = Vec::with_capacity(size);
+        let items = items
+            .into_iter()
+            .map(|it| {
+                let start = out.len();
+                out.extend_from_slice(&body[it.start..it.end]);
+                Item {
+                    start,
+                    source: start + (it.source - it.start),
+                    end: out.len(),
+                    ..it
+                }
+            })
+            .collect();
+        Request {
+            body: Bytes::from(out),
+            items,
+            attempts,
+        }
+    }
+
+    /// Two requests of the first and the second half of the items (for a
+    /// server that answered 413). Needs at least two items.
+    pub fn split(self) -> (Request, Request) {
+        let attempts = self.attempts;
+        let (body, mut first) = self.into_parts();
+        let second = first.split_off(first.len() / 2);
+        (
+            Request::from_items(&body, first, attempts),
+            Request::from_items(&body, second, attempts),
+        )
+    }
+
+    /// The byte range of item `i` in the body (for tests).
+    #[cfg(test)]
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.items[i].start..self.items[i].end
+    }
+}
+
+/// The request being filled from incoming batches.
+pub struct RequestBuilder {
+    body: Vec<u8>,
+    items: Vec<Item>,
+    max_bytes: usize,
+    max_events: usize,
+    scratch: String,
+}
+
+impl RequestBuilder {
+    pub fn new(max_bytes: usize, max_events: usize) -> Self {
+        RequestBuilder {
+            body: Vec::new(),
+            items: Vec::new(),
+            max_bytes,
+            max_events,
+            scratch: String::new(),
+        }
+    }
+
+    /// Appends `event` as an action line and a source line.
+    pub fn push(&mut self, naming: &Naming, event: &Event, receipt: Receipt) {
+        if self.body.capacity() == 0 {
+            self.body.reserve(self.max_bytes.min(1 << 20) + 4096);
+        }
+        let start = self.body.len();
+        let kind = naming.write_action(event, &mut self.scratch, &mut self.body);
+        let source = self.body.len();
+        event.write_json(&mut self.body);
+        self.body.push(b'\n');
+        self.items.push(Item {
+            start,
+            source,
+            end: self.body.len(),
+            kind,
+            receipt,
+        });
+    }
+
+    /// True once the request should be sent.
+    pub fn is_full(&self) -> bool {
+        self.body.len() >= self.max_bytes || self.items.len() >= self.max_events
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The request built so far; the builder starts over empty.
+    pub fn take(&mut self) -> Request {
+        Request {
+            body: Bytes::from(std::mem::take(&mut self.body)),
+            items: std::mem::take(&mut self.items),
+            attempts: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::{Outcome, Status};
+    use crate::event::FieldPath;
+    use chrono::TimeZone;
+
+    fn event(i: usize) -> Event {
+        let mut e = Event::from_message(format!("line {i}"));
+        e.set_timestamp(chrono::Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap());
+        e.set(
+            &FieldPath::parse("[@metadata][secret]").unwrap(),
+            "not sent",
+        );
+        e
+    }
+
+    fn build(n: usize, max_bytes: usize, max_events: usize) -> RequestBuilder {
+        let naming = Naming::index("logs-%{+YYYY.MM.dd}").unwrap();
+        let mut b = RequestBuilder::new(max_bytes, max_events);
+        for i in 0..n {
+            b.push(&naming, &event(i), Receipt::untracked());
+        }
+        b
+    }
+
+    #[test]
+    fn ndjson_pairs_end_with_a_newline() {
+        let r = build(2, 1 << 20, 100).take();
+        let text = std::str::from_utf8(&r.body).unwrap();
+        assert_eq!(
+            text,
+            "{\"index\":{\"_index\":\"logs-2026.11.27\"}}\n\
+             {\"@timestamp\":\"2026-11-27T08:00:00.000Z\",\"message\":\"line 0\"}\n\
+             {\"index\":{\"_index\":\"logs-2026.11.27\"}}\n\
+             {\"@timestamp\":\"2026-11-27T08:00:00.000Z\",\"message\":\"line 1\"}\n"
+        );
+        assert_eq!(
+            r.action_line(1),
+            b"{\"index\":{\"_index\":\"logs-2026.11.27\"}}"
+        );
+        assert_eq!(
+            r.source_line(1),
+            b"{\"@timestamp\":\"2026-11-27T08:00:00.000Z\",\"message\":\"line 1\"}"
+        );
+        assert_eq!(r.range(0).end, r.range(1).start);
+        assert_eq!(r.range(1).end, r.body.len());
+    }
+
+    #[test]
+    fn full_at_max_events_or_max_bytes() {
+        assert!(!build(2, 1 << 20, 3).is_full());
+        assert!(build(3, 1 << 20, 3).is_full());
+        let one = build(1, 1 << 20, 100).take().body.len();
+        assert!(!build(2, 2 * one + 1, 100).is_full());
+        assert!(build(2, 2 * one, 100).is_full());
+    }
+
+    #[test]
+    fn take_starts_over() {
+        let mut b = build(3, 1 << 20, 100);
+        assert_eq!(b.take().len(), 3);
+        assert!(b.is_empty());
+        assert!(b.take().body.is_empty());
+    }
+
+    #[test]
+    fn subsets_copy_only_their_items() {
+        let r = build(5, 1 << 20, 100).take();
+        let expect: Vec<u8> = [1, 3]
+            .iter()
+            .flat_map(|&i| r.body[r.range(i)].to_vec())
+            .collect();
+        let (body, items) = r.into_parts();
+        let keep: Vec<Item> = items
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1)
+            .map(|(_, it)| it)
+            .collect();
+        let sub = Request::from_items(&body, keep, 4);
+        assert_eq!(&sub.body[..], &expect[..]);
+        assert_eq!(sub.attempts, 4);
+        assert!(sub.source_line(1).ends_with(b"\"line 3\"}"));
+    }
+
+    #[test]
+    fn split_halves_keep_every_item_once() {
+        for n in [2, 3, 7] {
+            let r = build(n, 1 << 20, 100).take();
+            let whole = r.body.clone();
+            let (a, b) = r.split();
+            assert_eq!(a.len(), n / 2);
+            assert_eq!(b.len(), n - n / 2);
+            let joined: Vec<u8> = [&a.body[..], &b.body[..]].concat();
+            assert_eq!(joined, whole);
+            assert!(
+                b.source_line(0)
+                    .ends_with(format!("\"line {}\"}}", n / 2).as_bytes())
+            );
+        }
+    }
+
+    #[test]
+    fn item_shares_resolve_the_batch_once() {
+        let naming = Naming::index("x").unwrap();
+        let (receipt, mut status) = Receipt::with_channel();
+        let mut b = RequestBuilder::new(1 << 20, 100);
+        for i in 0..3 {
+            b.push(&naming, &event(i), receipt.clone());
+        }
+        receipt.resolve(Outcome::Delivered);
+        let (_, mut items) = b.take().into_parts();
+        items.pop().unwrap().receipt.resolve(Outcome::Rejected);
+        items.pop().unwrap().receipt.resolve(Outcome::Delivered);
+        assert!(status.try_recv().is_err(), "one item is still out");
+        items.pop().unwrap().receipt.resolve(Outcome::Delivered);
+        assert_eq!(status.try_recv().unwrap(), Status::Rejected);
+    }
+}

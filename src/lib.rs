@@ -18,4 +18,5 @@ pub mod lumberjack;
 pub mod observe;
 pub mod outputs;
 pub mod registry;
+pub mod tls;
 pub mod topology;

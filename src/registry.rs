@@ -9,6 +9,7 @@ use crate::{filters, inputs, outputs};
 /// Every built-in component.
 pub fn standard() -> Registry {
     let mut r = Registry::default();
+    r.inputs.insert("beats", inputs::beats::build);
     r.inputs.insert("stdin", inputs::stdin::build);
     r.inputs.insert("file", inputs::file::build);
     r.inputs.insert("generator", inputs::generator::build);

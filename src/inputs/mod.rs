@@ -2,6 +2,7 @@
 //! and its unit tests.
 
 mod decode;
+pub mod beats;
 pub mod file;
 pub mod generator;
 pub mod stdin;

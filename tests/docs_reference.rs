@@ -65,8 +65,13 @@ fn every_component_example_builds() {
             metrics: Metrics::new(),
             health: Health::new(),
         };
-        build_pipeline(&cfg, &r, &opts)
-            .unwrap_or_else(|e| panic!("example does not build:\n{block}\n{e}"));
+        if let Err(e) = build_pipeline(&cfg, &r, &opts) {
+            // Examples may name files of a real installation (certificates
+            // under /etc/ganymede): failing to read those is expected; any
+            // other error (an unknown key, a bad value) is not.
+            let only_missing_files = e.iter().all(|x| x.message.contains("/etc/ganymede/"));
+            assert!(only_missing_files, "example does not build:\n{block}\n{e}");
+        }
         let components: Vec<&ComponentConfig> = match section {
             "inputs:" => cfg.inputs.iter().collect(),
             "filters:" => cfg.filters.iter().collect(),

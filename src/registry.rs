@@ -19,6 +19,7 @@ pub fn standard() -> Registry {
     r.filters.insert("json", filters::json::build);
     r.filters.insert("mutate", filters::mutate::build);
 
+    r.outputs.insert("beats", outputs::beats::build);
     r.outputs.insert("console", outputs::console::build);
     r.outputs
         .insert("elasticsearch", outputs::elasticsearch::build);

@@ -1,8 +1,8 @@
 //! Sources of events. Each folder holds one input: its config, its runtime
 //! and its unit tests.
 
-mod decode;
 pub mod beats;
+mod decode;
 pub mod file;
 pub mod generator;
 pub mod stdin;

@@ -52,11 +52,13 @@ pub struct MultilineConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MultilinePreset {
-    /// `at …`, `Caused by: …`, `... N more` and indented lines continue
-    /// the previous line.
+    /// The exception line, `at …`, `Caused by: …`, `... N more`, indented
+    /// and blank lines continue the previous line: a stack trace is one
+    /// event with the log line that reported it.
     Java,
-    /// A `Traceback (most recent call last):` block, its indented frames
-    /// and its final exception line form one event with the line before.
+    /// A `Traceback (most recent call last):` block, its indented frames,
+    /// chained tracebacks (with their blank lines) and the final exception
+    /// line form one event with the line before.
     Python,
 }
 

@@ -10,15 +10,25 @@
 //! matching a file truncated a moment ago is read from that offset at once.
 //!
 //! Only full-length fingerprints count for open originals, so small files
-//! that merely start alike are never mistaken for copies.
+//! that merely start alike are never mistaken for copies. A file that only
+//! looks like a copy (identical content, but its original is never
+//! truncated) is released once it has stopped changing for
+//! [`SHADOW_PATIENCE`], and read from its start as a file of its own.
 
 use super::identity::{FINGERPRINT_BYTES, FileKey, Fingerprint};
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long a truncation is remembered while waiting for its copy.
 const TRUNCATION_MEMORY: Duration = Duration::from_secs(120);
+
+/// How long a shadow may stay unchanged without its original being
+/// truncated. copytruncate truncates right after the copy is complete, so
+/// a shadow still waiting after this is no copy: another file that merely
+/// has the same first bytes.
+const SHADOW_PATIENCE: Duration = Duration::from_secs(10);
 
 /// What a new file is.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,6 +65,8 @@ struct Shadow {
     path: PathBuf,
     fingerprint: Fingerprint,
     size: u64,
+    /// When a scan last found `size` changed (or first found the file).
+    changed: Instant,
 }
 
 struct Truncation {
@@ -124,6 +136,40 @@ impl Copies {
                 path,
                 fingerprint,
                 size,
+                changed: Instant::now(),
+            });
+        }
+    }
+
+    /// Notes the size a scan found a shadow at.
+    pub fn observe(&mut self, key: &FileKey, size: u64) {
+        if let Some(s) = self.shadows.iter_mut().find(|s| &s.key == key)
+            && s.size != size
+        {
+            s.size = size;
+            s.changed = Instant::now();
+        }
+    }
+
+    /// Releases, to be read from their start, the shadows unchanged for
+    /// [`SHADOW_PATIENCE`] whose originals were not truncated: files of
+    /// their own with the same first bytes. Shadows the last scan did not
+    /// find (`seen`) are forgotten.
+    pub fn expire(&mut self, seen: &HashSet<FileKey>) {
+        self.shadows.retain(|s| seen.contains(&s.key));
+        let (expired, kept): (Vec<Shadow>, Vec<Shadow>) = std::mem::take(&mut self.shadows)
+            .into_iter()
+            .partition(|s| s.changed.elapsed() >= SHADOW_PATIENCE);
+        self.shadows = kept;
+        for s in expired {
+            tracing::info!(path = %s.path.display(), original = %s.original,
+                "same first bytes as an open file that was not truncated: not a copy, reading it from the start");
+            self.released.push(Released {
+                key: s.key,
+                path: s.path,
+                fingerprint: s.fingerprint,
+                size: s.size,
+                offset: 0,
             });
         }
     }
@@ -198,6 +244,34 @@ mod tests {
         let released = c.take_released();
         assert_eq!(released.len(), 1);
         assert_eq!(released[0].offset, 3000);
+    }
+
+    #[test]
+    fn a_shadow_whose_original_is_never_truncated_is_read_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = FileKey { dev: 1, ino: 1 };
+        let twin = FileKey { dev: 1, ino: 2 };
+        let gone = FileKey { dev: 1, ino: 3 };
+        let fp = Fingerprint { len: 1024, hash: 5 };
+        let mut c = Copies::default();
+        c.shadow(twin, original, dir.path().join("twin.log"), fp, 2000);
+        c.shadow(gone, original, dir.path().join("gone.log"), fp, 2000);
+        let seen: HashSet<FileKey> = [original, twin].into();
+        c.expire(&seen);
+        assert!(c.take_released().is_empty(), "too early");
+        assert!(c.is_shadow(&twin));
+        assert!(!c.is_shadow(&gone), "a shadow no scan finds is forgotten");
+        // Growing restarts the wait; then it runs out.
+        c.shadows[0].changed -= SHADOW_PATIENCE;
+        c.observe(&twin, 2500);
+        c.expire(&seen);
+        assert!(c.take_released().is_empty(), "still being written");
+        c.shadows[0].changed -= SHADOW_PATIENCE;
+        c.expire(&seen);
+        let released = c.take_released();
+        assert_eq!(released.len(), 1);
+        assert_eq!((released[0].key, released[0].offset), (twin, 0));
+        assert!(!c.is_shadow(&twin));
     }
 
     #[test]

@@ -67,12 +67,17 @@ impl Harvester {
             file,
             fingerprint,
         } = opened;
+        let mut splitter = LineSplitter::new(lines.encoding, lines.max_line_bytes, offset);
+        if !follows_newline(&file, offset, lines.encoding) {
+            // Resuming after a last line that was sent without its newline.
+            splitter.continue_flushed_line();
+        }
         Harvester {
             key,
             path,
             fingerprint,
             file,
-            splitter: LineSplitter::new(lines.encoding, lines.max_line_bytes, offset),
+            splitter,
             multiline,
             last_read: Instant::now(),
             renamed: false,
@@ -92,12 +97,12 @@ impl Harvester {
         let size = self.file.metadata()?.len();
         let offset = self.read_offset();
         if size < offset {
-            // copytruncate (or a writer that truncated): start over.
+            // copytruncate (or a writer that truncated): start over. What
+            // was read but held back (a last line without newline, an open
+            // multiline event) is gone from the file: send it now.
             turn.truncated = Some((self.fingerprint, offset));
+            self.flush_all(out);
             self.splitter.reset(0);
-            if let Some(m) = self.multiline.as_mut() {
-                m.flush();
-            }
             self.fingerprint = Fingerprint::default();
         }
         if self.fingerprint.is_partial() && size > self.fingerprint.len {
@@ -167,4 +172,21 @@ impl Harvester {
             None => held,
         }
     }
+}
+
+/// Whether `offset` is the start of the file or follows a newline (in
+/// `encoding`); unknown (a read error) counts as yes.
+fn follows_newline(file: &File, offset: u64, encoding: Encoding) -> bool {
+    use std::os::unix::fs::FileExt;
+    let newline: &[u8] = match encoding {
+        Encoding::Utf16le => b"\n\0",
+        Encoding::Utf16be => b"\0\n",
+        Encoding::Utf8 | Encoding::Latin1 => b"\n",
+    };
+    let Some(at) = offset.checked_sub(newline.len() as u64) else {
+        return true;
+    };
+    let mut before = [0u8; 2];
+    let before = &mut before[..newline.len()];
+    file.read_exact_at(before, at).is_err() || before == newline
 }

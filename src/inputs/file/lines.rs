@@ -5,7 +5,8 @@
 //! offset just past it. A line longer than `max_line_bytes` is cut there:
 //! the rest up to its newline is skipped without being buffered (memory
 //! stays bounded), and the line is tagged truncated. A last line without a
-//! newline waits until the caller decides it is complete (idle or close).
+//! newline waits until the caller decides it is complete (idle or close);
+//! the newline that ends it later is not a line of its own.
 
 use super::config::Encoding;
 
@@ -32,6 +33,9 @@ pub struct LineSplitter {
     /// `skipped` bytes after it were read and dropped.
     skipping: bool,
     skipped: u64,
+    /// End of a line emitted without its newline (see [`flush`](Self::flush)):
+    /// an empty line starting there is that line's late newline, not a line.
+    flushed_end: Option<u64>,
 }
 
 impl LineSplitter {
@@ -43,7 +47,15 @@ impl LineSplitter {
             start: offset,
             skipping: false,
             skipped: 0,
+            flushed_end: None,
         }
+    }
+
+    /// Reading starts just after a line that was emitted without its
+    /// newline (the byte before the start offset is no newline): a newline
+    /// found right here ends that line and is not a line of its own.
+    pub fn continue_flushed_line(&mut self) {
+        self.flushed_end = Some(self.start);
     }
 
     /// The file offset just past the last byte given to [`push`](Self::push).
@@ -62,6 +74,7 @@ impl LineSplitter {
         self.start = offset;
         self.skipping = false;
         self.skipped = 0;
+        self.flushed_end = None;
     }
 
     /// Feeds bytes read from the file and appends complete lines to `out`.
@@ -74,7 +87,7 @@ impl LineSplitter {
                         bytes = &bytes[nl_end..];
                         self.skipping = false;
                         let line = self.take_line(self.buf.len(), true);
-                        out.push(line);
+                        self.deliver(line, out);
                     }
                     None => {
                         // Keep encoded units whole: skip an even count for UTF-16.
@@ -93,7 +106,7 @@ impl LineSplitter {
                 match self.find_newline(&self.buf, from) {
                     Some(nl_end) if nl_end <= self.max_line_bytes + self.newline_len() => {
                         let line = self.take_line(nl_end, false);
-                        out.push(line);
+                        self.deliver(line, out);
                         from = 0;
                     }
                     Some(_) | None if self.buf.len() > self.max_line_bytes => {
@@ -118,7 +131,7 @@ impl LineSplitter {
                 self.skipped += nl_end as u64;
                 self.skipping = false;
                 let line = self.take_line(self.buf.len(), true);
-                out.push(line);
+                self.deliver(line, out);
                 let tail = rest[nl_end..].to_vec();
                 self.push(&tail, out);
             }
@@ -133,7 +146,19 @@ impl LineSplitter {
         }
         let truncated = self.skipping;
         self.skipping = false;
-        Some(self.take_line(self.buf.len(), truncated))
+        let line = self.take_line(self.buf.len(), truncated);
+        self.flushed_end = Some(line.end);
+        Some(line)
+    }
+
+    /// Appends a complete line, except the bare newline that ends a line
+    /// already flushed without it.
+    fn deliver(&mut self, line: Line, out: &mut Vec<Line>) {
+        let ends_flushed = self.flushed_end.take() == Some(line.start);
+        if ends_flushed && line.text.is_empty() && !line.truncated {
+            return;
+        }
+        out.push(line);
     }
 
     fn take_line(&mut self, len: usize, truncated: bool) -> Line {
@@ -256,6 +281,30 @@ mod tests {
         let l = s.flush().unwrap();
         assert_eq!((l.text.as_str(), l.start, l.end), ("x", 0, 1));
         assert!(s.flush().is_none());
+    }
+
+    #[test]
+    fn the_late_newline_of_a_flushed_line_is_no_line() {
+        let (_, mut s) = split(Encoding::Utf8, 100, &[b"part"]);
+        assert_eq!(s.flush().unwrap().text, "part");
+        let mut out = Vec::new();
+        s.push(b"\nnext\n\n", &mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|l| (l.text.as_str(), l.start, l.end))
+            .collect();
+        assert_eq!(
+            got,
+            [("next", 5, 10), ("", 10, 11)],
+            "later empty lines stay"
+        );
+        // The same when reading resumes right after such a line.
+        let mut s = LineSplitter::new(Encoding::Utf8, 100, 4);
+        s.continue_flushed_line();
+        let mut out = Vec::new();
+        s.push(b"\r\nnext\n", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].text.as_str(), out[0].start), ("next", 6));
     }
 
     #[test]

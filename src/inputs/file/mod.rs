@@ -368,6 +368,7 @@ impl Tail {
             seen.insert(key);
             let size = f.meta.len();
             if self.copies.is_shadow(&key) {
+                self.copies.observe(&key, size);
                 continue;
             }
             if let Some(k) = self.known.get_mut(&key) {
@@ -380,20 +381,52 @@ impl Tail {
                         h.renamed = false;
                     }
                 }
+                let mut restart = false;
                 if matches!(k.status, Status::Closed) && size != k.resume {
+                    // Same device and inode is not yet the same file: while
+                    // it was closed, the file may have been deleted and the
+                    // inode reused, or rewritten in place. Other first bytes
+                    // make it another file, read from its start even when it
+                    // is longer than the old offset.
+                    let replaced = std::fs::File::open(&f.path).ok().and_then(|mut file| {
+                        match k.fingerprint.matches_prefix_of(&mut file) {
+                            Ok(false) => {
+                                Some(Fingerprint::read(&mut file, size).unwrap_or_default())
+                            }
+                            Ok(true) | Err(_) => None,
+                        }
+                    });
                     if size < k.resume {
                         self.input.truncations.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(path = %f.path.display(), offset = k.resume, size, "file is shorter than its offset (truncated): reading again from 0");
                         k.resume = 0;
+                        restart = true;
+                    } else if replaced.is_some() {
+                        tracing::info!(path = %f.path.display(), "inode holds other content (deleted and recreated, or rewritten): reading it from the start");
+                        k.resume = 0;
+                        restart = true;
+                    }
+                    if let Some(fingerprint) = replaced {
+                        k.fingerprint = fingerprint;
+                    }
+                    if restart {
+                        // Receipts still pending for the old content must not
+                        // move the offset of what the file holds now.
+                        k.tracker = SharedCommitTracker::new();
                     }
                     k.status = Status::Waiting;
                     self.waiting.push_back(key);
                 }
+                let offset = if restart {
+                    0
+                } else {
+                    self.registry.get(&key).map_or(0, |e| e.offset)
+                };
                 self.registry.put(Entry {
                     key,
                     path: k.path.clone(),
                     fingerprint: k.fingerprint,
-                    offset: self.registry.get(&key).map_or(0, |e| e.offset),
+                    offset,
                     last_seen: now,
                 });
                 continue;
@@ -499,6 +532,7 @@ impl Tail {
                 k.gone_since = Some(now);
             }
         }
+        self.copies.expire(&seen);
         for released in self.copies.take_released() {
             self.adopt(released, now);
         }

@@ -16,14 +16,19 @@ use super::lines::Line;
 use regex::Regex;
 use std::time::{Duration, Instant};
 
-/// The Java preset: indented lines (`\tat …`, `\t... 3 more`), `Caused by:`
-/// and `Suppressed:` continue the previous line.
-pub const JAVA_PATTERN: &str = r"^(?:[ \t]+\S|Caused by:|Suppressed:|\s*\.\.\. \d+ more)";
+/// The Java preset: the exception line (`java.lang.IllegalStateException: …`,
+/// a qualified class name ending in Exception, Error or Throwable), indented
+/// lines (`\tat …`, `\t... 3 more`), `Caused by:`, `Suppressed:` and blank
+/// lines (Spring Boot writes one before and after a trace) continue the
+/// previous line, so a trace stays with the log line that reported it.
+pub const JAVA_PATTERN: &str = r"^(?:\s*$|[ \t]+\S|Caused by:|Suppressed:|\s*\.\.\. \d+ more|(?:[a-zA-Z_$][\w$]*\.)+[\w$]*(?:Exception|Error|Throwable)(?::|$))";
 
 /// The Python preset: a traceback header, its indented frames, chained
-/// traceback notes and the final `SomeError: …` line continue the line
-/// before the traceback.
-pub const PYTHON_PATTERN: &str = r"^(?:[ \t]+\S|Traceback \(most recent call last\):|During handling of the above exception|The above exception was the direct cause|[A-Za-z_][\w.]*(?:Error|Exception|Warning|Interrupt|Exit)(?::|$))";
+/// traceback notes with the blank lines around them, and the final
+/// exception line (`SomeError: …`, or a qualified class such as
+/// `requests.exceptions.ReadTimeout: …`) continue the line before the
+/// traceback.
+pub const PYTHON_PATTERN: &str = r"^(?:\s*$|[ \t]+\S|Traceback \(most recent call last\):|During handling of the above exception|The above exception was the direct cause|[A-Za-z_][\w.]*(?:Error|Exception|Warning|Interrupt|Exit)(?::|$)|(?:[a-z_]\w*\.)+[A-Z]\w*(?::|$))";
 
 /// The compiled settings.
 #[derive(Debug, Clone)]
@@ -218,10 +223,24 @@ mod tests {
             ),
             trace,
         );
-        assert_eq!(got.len(), 3, "{got:#?}");
+        assert_eq!(got.len(), 2, "{got:#?}");
         assert!(
-            got[1].starts_with("java.lang.IllegalStateException") && got[1].ends_with("... 2 more")
+            got[0].starts_with("2026-11-27 ERROR boom\njava.lang.IllegalStateException")
+                && got[0].ends_with("... 2 more")
         );
+        // Spring Boot's layout: blank lines around the trace; a bare class.
+        let spring = "2026-11-27 ERROR boom\n\njava.lang.NullPointerException\n\tat a.B.c(B.java:1)\n\n2026-11-27 INFO next\n";
+        let got = run(
+            rule(
+                None,
+                Some(MultilinePreset::Java),
+                false,
+                MultilineMatch::After,
+            ),
+            spring,
+        );
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(got[0].ends_with("(B.java:1)\n"));
     }
 
     #[test]
@@ -238,6 +257,18 @@ mod tests {
         );
         assert_eq!(got.len(), 2, "{got:#?}");
         assert!(got[0].ends_with("ValueError: bad value"));
+        let chained = "2026-11-27 ERROR failed\nTraceback (most recent call last):\n  File \"x.py\", line 1, in f\npsycopg2.errors.UniqueViolation: dup\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"x.py\", line 3, in f\nrequests.exceptions.ReadTimeout: slow\n2026-11-27 INFO next\n";
+        let got = run(
+            rule(
+                None,
+                Some(MultilinePreset::Python),
+                false,
+                MultilineMatch::After,
+            ),
+            chained,
+        );
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(got[0].ends_with("requests.exceptions.ReadTimeout: slow"));
     }
 
     #[test]

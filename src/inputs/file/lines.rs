@@ -102,14 +102,20 @@ impl LineSplitter {
             self.buf.extend_from_slice(bytes);
             bytes = &[];
             let mut from = search_from;
+            // Lines are decoded in place; the buffer is compacted once per
+            // push, not once per line (that would move the rest each time).
+            let mut head = 0;
             loop {
-                match self.find_newline(&self.buf, from) {
+                match self.find_newline(&self.buf[head..], from) {
                     Some(nl_end) if nl_end <= self.max_line_bytes + self.newline_len() => {
-                        let line = self.take_line(nl_end, false);
+                        let line = self.line_at(head, nl_end, false);
+                        head += nl_end;
                         self.deliver(line, out);
                         from = 0;
                     }
-                    Some(_) | None if self.buf.len() > self.max_line_bytes => {
+                    Some(_) | None if self.buf.len() - head > self.max_line_bytes => {
+                        self.buf.drain(..head);
+                        head = 0;
                         // Over-long: keep the prefix, skip up to the newline.
                         let keep = self.unit_floor(self.max_line_bytes);
                         let rest = self.buf.split_off(keep);
@@ -121,6 +127,9 @@ impl LineSplitter {
                     }
                     _ => break,
                 }
+            }
+            if head > 0 {
+                self.buf.drain(..head);
             }
         }
     }
@@ -162,15 +171,23 @@ impl LineSplitter {
     }
 
     fn take_line(&mut self, len: usize, truncated: bool) -> Line {
-        let raw: Vec<u8> = self.buf.drain(..len).collect();
+        let line = self.line_at(0, len, truncated);
+        self.buf.drain(..len);
+        line
+    }
+
+    /// The line of `len` bytes at `head` in the buffer, which must be the
+    /// next line of the file (it advances the file position).
+    fn line_at(&mut self, head: usize, len: usize, truncated: bool) -> Line {
+        let raw = &self.buf[head..head + len];
         let start = self.start;
-        let end = start + raw.len() as u64 + if truncated { self.skipped } else { 0 };
+        let end = start + len as u64 + if truncated { self.skipped } else { 0 };
         self.start = end;
         if truncated {
             self.skipped = 0;
         }
         Line {
-            text: decode(&raw, self.encoding),
+            text: decode(raw, self.encoding),
             start,
             end,
             truncated,

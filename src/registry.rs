@@ -15,8 +15,12 @@ pub fn standard() -> Registry {
     r.inputs.insert("generator", inputs::generator::build);
 
     r.filters.insert("date", filters::date::build);
+    r.filters.insert("dissect", filters::dissect::build);
+    r.filters.insert("drop", filters::drop::build);
+    r.filters.insert("fingerprint", filters::fingerprint::build);
     r.filters.insert("grok", filters::grok::build);
     r.filters.insert("json", filters::json::build);
+    r.filters.insert("kv", filters::kv::build);
     r.filters.insert("mutate", filters::mutate::build);
 
     r.outputs.insert("beats", outputs::beats::build);

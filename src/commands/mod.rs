@@ -2,7 +2,10 @@
 //! these.
 
 pub mod check;
+pub mod dlq;
+pub mod grok;
 pub mod run;
+pub mod unit_tests;
 
 use crate::config::{ConfigErrors, PipelineConfig, ProcessEnv, load_all};
 use crate::topology::{BuildOptions, Pipeline, Registry, build_all};

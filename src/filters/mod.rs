@@ -4,8 +4,12 @@
 //! `remove_field`, `remove_tag`, `id`) are handled by the topology.
 
 pub mod date;
+pub mod dissect;
+pub mod drop;
+pub mod fingerprint;
 pub mod grok;
 pub mod json;
+pub mod kv;
 pub mod mutate;
 
 use crate::config::{ComponentConfig, ConfigError};

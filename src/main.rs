@@ -273,3 +273,9 @@ fn main() -> ExitCode {
     };
     ExitCode::from(code as u8)
 }
+
+// Events are many small allocations made on one thread and freed on
+// another; mimalloc handles that pattern about twice as fast as the system
+// allocator (benches: a 1 GB file backfill into `null`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

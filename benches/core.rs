@@ -12,6 +12,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+// The same allocator as the binary, so figures match what `ganymede run` does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NOOP_PIPELINE: &str = "batch_size: 1000\n\
 inputs: [generator: {lines: ['127.0.0.1 - - [27/Nov/2026:04:05:06 +0000] \"GET /index.html HTTP/1.1\" 200 5120'], count: COUNT}]\n\
 filters: [mutate: {id: a}, mutate: {id: b}, mutate: {id: c}]\n\

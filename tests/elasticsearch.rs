@@ -8,12 +8,18 @@
 //! The fault tests put `support/fault_proxy.rs` between the output and the
 //! node to inject 429s for chosen items, 413, 503, connection resets and
 //! slow answers, and check by the node's own document counts that nothing
-//! is lost and nothing is written twice.
+//! is lost and nothing is written twice. One test stops a node of its own
+//! for 30 s mid-stream and starts it again.
+//!
+//! The replay test runs the real binary: a file read twice from scratch
+//! with `document_id: auto` is written once.
 
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
 #[path = "support/opensearch.rs"]
 mod opensearch;
+#[path = "support/mod.rs"]
+mod support;
 #[path = "support/tls_front.rs"]
 mod tls_front;
 
@@ -27,9 +33,10 @@ use ganymede::outputs::elasticsearch::writer::Counters;
 use ganymede::topology::{Batch, BuildContext, Output, OutputContext};
 use std::collections::HashMap;
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -767,4 +774,266 @@ async fn an_untrusted_server_certificate_is_refused() {
         "nothing was written: the source must not commit"
     );
     assert_eq!(opensearch::count(&index).await, 0);
+}
+
+// ---------------------------------------------------------------- outage
+
+/// One batch sent by the outage test: its `seq`s, when it was handed to
+/// the output, and its receipt's status with the time it resolved.
+struct Sent {
+    seqs: Vec<i64>,
+    sent: Instant,
+    outcome: tokio::task::JoinHandle<(Status, Instant)>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopped_for_30_s_mid_stream_gets_every_event_once_started_again() {
+    let mut node = tokio::task::spawn_blocking(|| opensearch::OwnNode::start("outage"))
+        .await
+        .unwrap();
+    let base = node.url.clone();
+    let index = opensearch::unique("outage");
+    let run = Arc::new(
+        start(&format!(
+            r#"{{hosts: ["{base}"], index: "{index}", document_id: "%{{[seq]}}", max_events: 50, linger: 20ms, timeout: 10s, connect_timeout: 2s, retry_initial: 100ms, retry_max: 2s}}"#
+        ))
+        .await,
+    );
+
+    // A steady stream: 10 events every 50 ms, each with a unique `seq`.
+    let stop_sending = Arc::new(AtomicBool::new(false));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let producer = {
+        let (run, stop_sending, delivered) = (run.clone(), stop_sending.clone(), delivered.clone());
+        tokio::spawn(async move {
+            let mut sent = Vec::new();
+            let mut seq = 0i64;
+            while !stop_sending.load(Ordering::SeqCst) {
+                let batch: Vec<Event> = (seq..seq + 10)
+                    .map(|i| {
+                        with(
+                            event_at("2026-03-01T10:00:00Z", &format!("event {i}")),
+                            "seq",
+                            i,
+                        )
+                    })
+                    .collect();
+                let seqs = (seq..seq + 10).collect();
+                seq += 10;
+                // Blocks while the output does not take more (the outage).
+                let status = run.send_nowait(batch).await;
+                let delivered = delivered.clone();
+                let outcome = tokio::spawn(async move {
+                    let s = status.await.unwrap_or(Status::Abandoned);
+                    if s == Status::Delivered {
+                        delivered.fetch_add(1, Ordering::SeqCst);
+                    }
+                    (s, Instant::now())
+                });
+                sent.push(Sent {
+                    seqs,
+                    sent: Instant::now(),
+                    outcome,
+                });
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            sent
+        })
+    };
+
+    let wait_delivered = |at_least: u64| {
+        let delivered = delivered.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(300), async {
+                while delivered.load(Ordering::SeqCst) < at_least {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("fewer than {at_least} batches delivered"));
+        }
+    };
+    wait_delivered(10).await;
+
+    let node = tokio::task::spawn_blocking(move || {
+        node.stop();
+        node
+    })
+    .await
+    .unwrap();
+    let stopped = Instant::now();
+    let delivered_at_stop = delivered.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let requests_while_down = run.counters.requests.load(Ordering::SeqCst);
+    let restarting = Instant::now();
+    let mut node = node;
+    let url = tokio::task::spawn_blocking(move || {
+        let url = node.start_again();
+        (node, url)
+    })
+    .await
+    .unwrap();
+    let (node, url) = url;
+    assert_eq!(url, base, "the same port again");
+
+    // The stream goes on after the restart for a while, then ends.
+    wait_delivered(delivered_at_stop + 20).await;
+    stop_sending.store(true, Ordering::SeqCst);
+    let sent = producer.await.unwrap();
+    let run = Arc::into_inner(run).expect("the producer is done");
+    let run = run.finish().await;
+
+    let mut after_restart = Vec::new();
+    let mut rode_out = 0;
+    for s in sent {
+        let (status, resolved) = tokio::time::timeout(WAIT, s.outcome)
+            .await
+            .expect("every receipt resolves")
+            .unwrap();
+        assert_eq!(status, Status::Delivered, "batch {:?}", s.seqs);
+        assert!(
+            resolved < stopped || resolved > restarting,
+            "nothing is acknowledged while the node is down"
+        );
+        // A batch acknowledged before the stop was written into the data
+        // that the stop deleted; one acknowledged after the restart began
+        // can only be in the new node.
+        if resolved > restarting {
+            if s.sent < restarting {
+                rode_out += 1;
+            }
+            after_restart.extend(s.seqs);
+        }
+    }
+    assert!(
+        rode_out > 0,
+        "batches taken before the restart waited for the node"
+    );
+    assert!(
+        run.counters.retried.load(Ordering::SeqCst) > 0,
+        "requests failed and were retried"
+    );
+    assert!(requests_while_down > 0);
+
+    let counts = opensearch::value_counts(&url, &index, "seq").await;
+    let missing: Vec<i64> = after_restart
+        .iter()
+        .copied()
+        .filter(|s| !counts.contains_key(&s.to_string()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} events delivered after the restart are not in the node: {missing:?}",
+        missing.len(),
+        after_restart.len()
+    );
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "written twice: {twice:?}");
+    assert_eq!(run.failed(), 0);
+    assert!(run.dead_letters().is_empty());
+    drop(node);
+}
+
+// ---------------------------------------------------------------- sources' ids
+
+/// Runs `ganymede run --once -c pipeline` with its own data dir; panics
+/// with its log unless it exits 0.
+fn run_once(pipeline: &Path, data: &Path) {
+    let log = data.with_extension("log");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let mut child = support::Running(
+        support::ganymede()
+            .args(["run", "--once", "--http", "off", "-c"])
+            .arg(pipeline)
+            .arg("--data-dir")
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    let status = child.wait_exit(Duration::from_secs(600));
+    assert!(
+        status.success(),
+        "ganymede exited with {status}:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+/// The offsets a file input's registry in `data` holds.
+fn registry_offsets(data: &Path) -> Vec<u64> {
+    let mut offsets = Vec::new();
+    let dir = data.join("registry/replay");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for e in v["entries"].as_array().unwrap() {
+            offsets.push(e["offset"].as_u64().unwrap());
+        }
+    }
+    offsets
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_ids_make_a_replayed_file_write_nothing_twice() {
+    let url = opensearch::url();
+    let index = opensearch::unique("file-replay");
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let log = logs.join("app.log");
+    let line = |i: usize| format!("line {i} GET /jupiter/cases/{} 200\n", i * 7);
+    let pipeline = dir.path().join("p.yml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "name: replay\ninputs:\n  - file: {{paths: ['{}/*.log']}}\noutputs:\n  - elasticsearch: {{hosts: ['{url}'], index: '{index}', document_id: auto, linger: 50ms}}\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let run = |name: &'static str| {
+        let (pipeline, data) = (pipeline.clone(), dir.path().join(name));
+        tokio::task::spawn_blocking(move || run_once(&pipeline, &data))
+    };
+
+    // The first run sees a short file: its fingerprint covers fewer bytes
+    // than it will later.
+    let total = 3000;
+    std::fs::write(&log, (0..4).map(line).collect::<String>()).unwrap();
+    run("data1").await.unwrap();
+    assert_eq!(opensearch::count(&index).await, 4);
+
+    // The file grows; each further run has no registry, so it reads the
+    // whole file again, as after losing the data dir.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all((4..total).map(line).collect::<String>().as_bytes())
+            .unwrap();
+    }
+    let size = std::fs::metadata(&log).unwrap().len();
+    for data in ["data2", "data3"] {
+        run(data).await.unwrap();
+        assert_eq!(
+            opensearch::count(&index).await,
+            total as u64,
+            "{data}: no duplicate"
+        );
+        // Everything, duplicates included, counted as delivered: the
+        // source committed the whole file and nothing was dead-lettered.
+        let data = dir.path().join(data);
+        assert_eq!(registry_offsets(&data), vec![size]);
+        assert!(!data.join("dead_letter").exists());
+    }
+    let messages = opensearch::value_counts(&url, &index, "message").await;
+    assert_eq!(messages.len(), total, "every line once");
+    assert!(messages.values().all(|n| *n == 1));
+
+    let (_, hits) = opensearch::http("GET", &format!("/{index}/_search?size=5"), None).await;
+    for h in hits["hits"]["hits"].as_array().unwrap() {
+        let id = h["_id"].as_str().unwrap();
+        assert_eq!(id.len(), 22, "the file input's id, not the node's: {id}");
+    }
 }

@@ -99,11 +99,21 @@ pub fn unique(prefix: &str) -> String {
 /// `method path` with an optional JSON body; the status and the answer
 /// (`null` when it is not JSON).
 pub async fn http(method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    http_at(&url(), method, path, body).await
+}
+
+/// [`http`] against the node at `base`.
+pub async fn http_at(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let req = hyper::Request::builder()
         .method(method)
-        .uri(format!("{}{path}", url()))
+        .uri(format!("{base}{path}"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
         .unwrap();
@@ -122,9 +132,14 @@ pub async fn http(method: &str, path: &str, body: Option<&str>) -> (u16, serde_j
 /// The number of documents in `target` (an index, a pattern or a data
 /// stream), after a refresh.
 pub async fn count(target: &str) -> u64 {
-    let (s, _) = http("POST", &format!("/{target}/_refresh"), None).await;
+    count_at(&url(), target).await
+}
+
+/// [`count`] on the node at `base`.
+pub async fn count_at(base: &str, target: &str) -> u64 {
+    let (s, _) = http_at(base, "POST", &format!("/{target}/_refresh"), None).await;
     assert!(s == 200 || s == 404, "refresh {target}: {s}");
-    let (s, v) = http("GET", &format!("/{target}/_count"), None).await;
+    let (s, v) = http_at(base, "GET", &format!("/{target}/_count"), None).await;
     if s == 404 {
         return 0;
     }
@@ -148,4 +163,155 @@ pub async fn documents(target: &str, sort: &str) -> Vec<serde_json::Value> {
         .iter()
         .map(|h| h["_source"].clone())
         .collect()
+}
+
+/// How many documents of `target` (at most 10,000) have each value of
+/// `field`, after a refresh; an index that does not exist has none.
+pub async fn value_counts(
+    base: &str,
+    target: &str,
+    field: &str,
+) -> std::collections::BTreeMap<String, usize> {
+    let (s, _) = http_at(base, "POST", &format!("/{target}/_refresh"), None).await;
+    assert!(s == 200 || s == 404, "refresh {target}: {s}");
+    let (s, v) = http_at(
+        base,
+        "GET",
+        &format!("/{target}/_search?size=10000&_source={field}"),
+        None,
+    )
+    .await;
+    if s == 404 {
+        return Default::default();
+    }
+    assert_eq!(s, 200, "search {target}: {v}");
+    let hits = v["hits"]["hits"].as_array().unwrap();
+    assert!(hits.len() < 10_000, "too many documents to list");
+    let mut counts = std::collections::BTreeMap::new();
+    for h in hits {
+        let value = match &h["_source"][field] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        *counts.entry(value).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// A node of its own, for a test that stops and starts it again on the
+/// same port. Each start is an empty cluster (the script deletes the data
+/// directory on stop). Stopped when dropped, and by itself if the test
+/// process dies.
+pub struct OwnNode {
+    state: PathBuf,
+    pub port: u16,
+    pub url: String,
+    running: bool,
+}
+
+impl OwnNode {
+    /// Starts a node on a free port below the OS's ephemeral range, so that
+    /// no outgoing connection takes the port while the node is down.
+    pub fn start(name: &str) -> OwnNode {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("opensearch-{}", std::process::id()))
+            .join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut node = OwnNode {
+            state: dir.join("node.state"),
+            port: free_low_port(),
+            url: String::new(),
+            running: false,
+        };
+        node.url = node.start_again();
+        node
+    }
+
+    /// Starts the node again on its port (an empty cluster); its URL.
+    pub fn start_again(&mut self) -> String {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/opensearch-dev/run");
+        let mut last = String::new();
+        // The port may be busy for a moment (a connection of another
+        // process that got it just now): try a few times.
+        for _ in 0..3 {
+            let out = Command::new(&script)
+                .args([
+                    "start",
+                    "--port",
+                    &self.port.to_string(),
+                    "--watch-pid",
+                    &std::process::id().to_string(),
+                ])
+                .env("GANYMEDE_OPENSEARCH_STATE", &self.state)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if out.status.success()
+                && let Some(u) = stdout.lines().rev().find(|l| l.starts_with("http"))
+            {
+                self.running = true;
+                return u.trim().to_owned();
+            }
+            last = format!(
+                "exit {}\nstdout: {stdout}\nstderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+        panic!("the node could not start on port {}:\n{last}", self.port);
+    }
+
+    /// Stops the node (SIGTERM, then waits until it is gone).
+    pub fn stop(&mut self) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/opensearch-dev/run");
+        let out = Command::new(&script)
+            .arg("stop")
+            .env("GANYMEDE_OPENSEARCH_STATE", &self.state)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "stop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.running = false;
+    }
+}
+
+impl Drop for OwnNode {
+    fn drop(&mut self) {
+        if self.running {
+            self.stop();
+        }
+    }
+}
+
+/// A port that is free now, below the ephemeral range (from which the OS
+/// picks the local ports of outgoing connections).
+fn free_low_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (from, to) = if low > 12_000 {
+        (10_000, low - 1)
+    } else {
+        (61_000, 65_000)
+    };
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64;
+    let span = u64::from(to - from);
+    for i in 0..span {
+        let port = from + ((seed.wrapping_mul(2_654_435_761) + i * 7919) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {from}..{to}");
 }

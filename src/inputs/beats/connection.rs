@@ -5,6 +5,7 @@ use crate::delivery::Status;
 use crate::event::{Event, FieldPath, MESSAGE, Map, Value, json};
 use crate::lumberjack::{DecodeError, Decoder, Frame, Limits, Payload, encode_ack};
 use crate::observe::Metrics;
+use crate::outputs::elasticsearch::doc_id::{self, Hasher128};
 use crate::tls::peer_identity;
 use crate::topology::{Batch, InputContext};
 use std::net::SocketAddr;
@@ -345,11 +346,42 @@ async fn ack_windows<W: AsyncWrite + Unpin>(
     let _ = writer.shutdown().await;
 }
 
-/// The event of one data frame, as Filebeat sent it, plus the peer.
+/// The document id of an event received as `payload` (decoded to `map`),
+/// for `document_id: auto`; `None` when the client set
+/// `[@metadata][_id]` itself.
+///
+/// A client resends the windows it has no ACK for after a reconnect, in
+/// other windows with other sequence numbers, so the id comes from the
+/// event alone: a 128-bit hash of the whole payload as decoded, key order
+/// ignored (Filebeat encodes its maps in Go's random iteration order, so
+/// the bytes of a resent event may differ). For Filebeat's events that
+/// covers `@timestamp` (when the line was read), `log.file.path`,
+/// `log.offset`, `host.name`, `agent.id` and `message`: a resent event
+/// gets the same id, two lines never share one. Limits: a line that
+/// Filebeat reads again (its own registry lost) has a new `@timestamp`
+/// and thus a new id; identical payloads — a client that sends no
+/// timestamp nor offset — share one id and would be written once.
+fn event_id(map: &Map) -> Option<String> {
+    if let Some(Value::Object(meta)) = map.get("@metadata")
+        && meta.contains_key(doc_id::METADATA_KEY)
+    {
+        return None;
+    }
+    let mut h = Hasher128::new(0);
+    h.write_field(b"beats");
+    doc_id::write_map(&mut h, map);
+    Some(h.finish_id())
+}
+
+/// The event of one data frame, as Filebeat sent it, plus the peer and
+/// the event's document id.
 fn to_event(payload: Payload, peer: &Peer) -> Event {
-    let mut event = match payload {
+    let (mut event, id) = match payload {
         Payload::Json(bytes) => match json::parse(&bytes) {
-            Ok(Value::Object(map)) => Event::from_map(map),
+            Ok(Value::Object(map)) => {
+                let id = event_id(&map);
+                (Event::from_map(map), id)
+            }
             _ => {
                 let mut e = Event::from_map(Map::new());
                 e.set(
@@ -357,7 +389,10 @@ fn to_event(payload: Payload, peer: &Peer) -> Event {
                     String::from_utf8_lossy(&bytes).into_owned(),
                 );
                 e.add_tag("_jsonparsefailure");
-                e
+                let mut h = Hasher128::new(0);
+                h.write_field(b"beats-raw");
+                h.write_field(&bytes);
+                (e, Some(h.finish_id()))
             }
         },
         Payload::KeyValue(pairs) => {
@@ -365,15 +400,21 @@ fn to_event(payload: Payload, peer: &Peer) -> Event {
             for (k, v) in pairs {
                 map.insert(k, Value::String(v));
             }
+            let id = event_id(&map);
             if !map.contains_key(MESSAGE)
                 && let Some(line) = map.get("line").cloned()
             {
                 map.insert(MESSAGE.to_owned(), line);
             }
-            Event::from_map(map)
+            (Event::from_map(map), id)
         }
     };
     let meta = event.metadata_mut();
+    if let Some(id) = id
+        && !meta.contains_key(doc_id::METADATA_KEY)
+    {
+        meta.insert(doc_id::METADATA_KEY.to_owned(), Value::String(id));
+    }
     meta.insert("ip_address".to_owned(), Value::String(peer.ip.clone()));
     if let Some(id) = &peer.identity {
         let mut tls = Map::new();
@@ -423,6 +464,69 @@ mod tests {
             !e.to_json_string().contains("filebeat"),
             "metadata is not serialised"
         );
+    }
+
+    fn id_of(payload: Payload) -> Option<Value> {
+        let peer = Peer {
+            ip: "10.0.0.7".into(),
+            identity: None,
+        };
+        to_event(payload, &peer)
+            .get(&FieldPath::parse("[@metadata][_id]").unwrap())
+            .cloned()
+    }
+
+    #[test]
+    fn a_resent_event_gets_the_same_id_in_any_key_order() {
+        let sent = br#"{"@timestamp":"2026-11-27T08:00:00.123Z","@metadata":{"beat":"filebeat","type":"_doc"},"log":{"file":{"path":"/var/log/a.log"},"offset":4711},"host":{"name":"app-01"},"agent":{"id":"a1"},"message":"GET /"}"#;
+        let resent = br#"{"@timestamp":"2026-11-27T08:00:00.123Z","message":"GET /","agent":{"id":"a1"},"host":{"name":"app-01"},"log":{"offset":4711,"file":{"path":"/var/log/a.log"}},"@metadata":{"type":"_doc","beat":"filebeat"}}"#;
+        let id = id_of(Payload::Json(sent.to_vec())).unwrap();
+        assert_eq!(id_of(Payload::Json(resent.to_vec())), Some(id.clone()));
+        // Fixed forever: ids must match across versions.
+        assert_eq!(id, Value::from("1TR5TT8dtD__L9fnDhBp7A"));
+
+        let text = std::str::from_utf8(sent).unwrap();
+        for other in [
+            text.replace("4711", "4712"),
+            text.replace("/var/log/a.log", "/var/log/b.log"),
+            text.replace("app-01", "app-02"),
+            text.replace(r#""a1""#, r#""a2""#),
+            text.replace(".123Z", ".124Z"),
+            text.replace("GET /", "GET /x"),
+        ] {
+            assert_ne!(
+                id_of(Payload::Json(other.clone().into_bytes())),
+                Some(id.clone()),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_id_set_by_the_client_is_kept() {
+        let e = br#"{"message":"m","@metadata":{"_id":"mine"}}"#;
+        assert_eq!(id_of(Payload::Json(e.to_vec())), Some(Value::from("mine")));
+    }
+
+    #[test]
+    fn key_value_and_invalid_payloads_get_ids_too() {
+        let kv = |pairs: &[(&str, &str)]| {
+            Payload::KeyValue(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        };
+        let a = id_of(kv(&[("line", "x"), ("offset", "1")])).unwrap();
+        assert_eq!(
+            id_of(kv(&[("offset", "1"), ("line", "x")])),
+            Some(a.clone())
+        );
+        assert_ne!(id_of(kv(&[("line", "x"), ("offset", "2")])), Some(a));
+        let bad = id_of(Payload::Json(b"{nope".to_vec())).unwrap();
+        assert_eq!(id_of(Payload::Json(b"{nope".to_vec())), Some(bad.clone()));
+        assert_ne!(id_of(Payload::Json(b"{nope!".to_vec())), Some(bad));
     }
 
     #[test]

@@ -4,9 +4,90 @@
 //! the line decoded as JSON.
 
 use super::config::{FileConfig, JsonLinesConfig};
+use super::identity::{FINGERPRINT_BYTES, FileKey, Fingerprint};
 use super::lines::Line;
 use crate::event::{Event, FieldPath, MESSAGE, Map, TIMESTAMP, Value, json};
+use crate::outputs::elasticsearch::doc_id::{self, Hasher128};
 use chrono::{DateTime, Utc};
+
+/// What identifies the file lines come from, for their document ids
+/// (`[@metadata][_id]`, used by `document_id: auto`).
+///
+/// A line's id is a hash of the file's device and inode, of the file's
+/// first bytes and of the line's start offset, so the same line of the
+/// same file gets the same id whenever it is read again — after a crash
+/// before its offset was committed, or with the registry gone.
+///
+/// The first bytes must be the same whenever the line is read, although
+/// the file may have been shorter the first time: a line starting at or
+/// after [`FINGERPRINT_BYTES`] uses the file's fingerprint (its first
+/// `FINGERPRINT_BYTES`, which the file then certainly has); a line
+/// starting before uses the bytes before it plus its own text.
+pub struct FileIdentity {
+    pub key: FileKey,
+    /// The harvester's fingerprint when the lines were read.
+    pub fingerprint: Fingerprint,
+    /// The file's first bytes, at least up to the start of every line that
+    /// starts within the first `FINGERPRINT_BYTES`; `None` if they could not
+    /// be read (the file was renamed or truncated meanwhile): those lines
+    /// then use the fingerprint, and a later replay may not recognise them
+    /// (a duplicate, never a loss).
+    pub head: Option<Vec<u8>>,
+}
+
+impl FileIdentity {
+    /// Up to where the file's first bytes are needed for `lines`: the start
+    /// of the last line starting within the first `FINGERPRINT_BYTES`.
+    pub fn head_needed(lines: &[Line]) -> u64 {
+        lines
+            .iter()
+            .map(|l| l.start)
+            .filter(|s| *s < FINGERPRINT_BYTES)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The document id of `line`.
+    pub fn line_id(&self, line: &Line) -> String {
+        let mut h = Hasher128::new(0);
+        h.write_field(b"file");
+        h.write_u64(self.key.dev);
+        h.write_u64(self.key.ino);
+        let fp = self.fingerprint;
+        let start = line.start;
+        let head = match start {
+            0 => Some(&[][..]),
+            _ => self.head.as_deref(),
+        };
+        match head {
+            _ if start >= FINGERPRINT_BYTES && fp.len == FINGERPRINT_BYTES => {
+                h.write_u8(0);
+                h.write_u64(fp.hash);
+            }
+            Some(head) if head.len() as u64 >= start => {
+                h.write_u8(1);
+                h.write_field(&head[..start as usize]);
+                h.write_field(line.text.as_bytes());
+            }
+            _ => {
+                h.write_u8(2);
+                h.write_u64(fp.len);
+                h.write_u64(fp.hash);
+                h.write_field(line.text.as_bytes());
+            }
+        }
+        h.write_u64(start);
+        h.finish_id()
+    }
+}
+
+/// Sets `[@metadata][_id]` unless it is already there.
+pub fn set_id(event: &mut Event, id: String) {
+    let meta = event.metadata_mut();
+    if !meta.contains_key(doc_id::METADATA_KEY) {
+        meta.insert(doc_id::METADATA_KEY.to_owned(), Value::String(id));
+    }
+}
 
 /// Builds events from lines, with everything fixed per input computed once.
 pub struct EventShape {
@@ -200,6 +281,120 @@ mod tests {
             e.get(&p("log.offset")),
             Some(&Value::Integer(42)),
             "ours kept without overwrite_keys"
+        );
+    }
+
+    fn identity(head: Option<&[u8]>) -> FileIdentity {
+        FileIdentity {
+            key: FileKey { dev: 2049, ino: 77 },
+            fingerprint: Fingerprint {
+                len: FINGERPRINT_BYTES,
+                hash: 0x1234_5678_9abc_def0,
+            },
+            head: head.map(<[u8]>::to_vec),
+        }
+    }
+
+    fn at(start: u64, text: &str) -> Line {
+        Line {
+            text: text.into(),
+            start,
+            end: start + text.len() as u64 + 1,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn line_ids_are_stable_and_distinct() {
+        let head: Vec<u8> = (0..FINGERPRINT_BYTES)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect();
+        let id = identity(Some(&head));
+        // Fixed forever: a replay by a later version must find the same ids.
+        assert_eq!(id.line_id(&at(5000, "x")), "vaA3biQebymBsT90vL7yRw");
+        assert_eq!(id.line_id(&at(10, "x")), "z2wOh0TUyN7OM0RNe_3Y1Q");
+        assert_eq!(id.line_id(&at(5000, "x")).len(), 22);
+
+        let mut seen = std::collections::HashSet::new();
+        for start in [0, 1, 10, 1023, 1024, 1025, 5000] {
+            assert!(seen.insert(id.line_id(&at(start, "x"))), "{start}");
+        }
+        let other_inode = FileIdentity {
+            key: FileKey { dev: 2049, ino: 78 },
+            ..identity(Some(&head))
+        };
+        assert_ne!(
+            other_inode.line_id(&at(5000, "x")),
+            id.line_id(&at(5000, "x"))
+        );
+        let other_content = FileIdentity {
+            fingerprint: Fingerprint {
+                len: FINGERPRINT_BYTES,
+                hash: 1,
+            },
+            ..identity(Some(&head))
+        };
+        assert_ne!(
+            other_content.line_id(&at(5000, "x")),
+            id.line_id(&at(5000, "x"))
+        );
+    }
+
+    #[test]
+    fn early_lines_keep_their_id_while_the_file_grows() {
+        // First read: the file had 12 bytes, its fingerprint covered them.
+        let short = FileIdentity {
+            key: FileKey { dev: 1, ino: 2 },
+            fingerprint: Fingerprint { len: 12, hash: 99 },
+            head: Some(b"first\nsecon".to_vec()),
+        };
+        // Replay: the file is long now, the fingerprint complete.
+        let long = FileIdentity {
+            key: FileKey { dev: 1, ino: 2 },
+            fingerprint: Fingerprint {
+                len: FINGERPRINT_BYTES,
+                hash: 7,
+            },
+            head: Some(b"first\nsecond\nthird\n".to_vec()),
+        };
+        for line in [at(0, "first"), at(6, "second")] {
+            assert_eq!(short.line_id(&line), long.line_id(&line), "{line:?}");
+        }
+        // The same offset with other content before it or in it is another line.
+        let rewritten = FileIdentity {
+            head: Some(b"FIRST\nsecond\n".to_vec()),
+            ..long
+        };
+        assert_ne!(
+            rewritten.line_id(&at(6, "second")),
+            short.line_id(&at(6, "second"))
+        );
+        assert_ne!(
+            short.line_id(&at(0, "First")),
+            short.line_id(&at(0, "first"))
+        );
+    }
+
+    #[test]
+    fn head_needed_is_the_last_early_start() {
+        assert_eq!(FileIdentity::head_needed(&[]), 0);
+        assert_eq!(FileIdentity::head_needed(&[at(0, "a"), at(2, "b")]), 2);
+        assert_eq!(
+            FileIdentity::head_needed(&[at(1000, "a"), at(2000, "b")]),
+            1000
+        );
+        assert_eq!(FileIdentity::head_needed(&[at(1024, "a")]), 0);
+    }
+
+    #[test]
+    fn an_existing_id_is_kept() {
+        let mut e = EventShape::plain().event(line("x"), "/x", Utc::now());
+        set_id(&mut e, "first".into());
+        set_id(&mut e, "second".into());
+        assert_eq!(e.get(&p("[@metadata][_id]")), Some(&Value::from("first")));
+        assert!(
+            !e.to_json_string().contains("first"),
+            "metadata is not serialised"
         );
     }
 

@@ -41,7 +41,7 @@ pub use registry::{Entry, Registry};
 use crate::config::{ComponentConfig, ConfigErrors};
 use crate::delivery::SharedCommitTracker;
 use crate::topology::{Batch, BoxFuture, BuildContext, Input, InputContext};
-use event::EventShape;
+use event::{EventShape, FileIdentity};
 use harvester::Harvester;
 use lines::Line;
 use multiline::{Multiline, MultilineRule};
@@ -666,7 +666,15 @@ impl Tail {
             let key = h.key;
             let resume = h.resume_offset();
             let rotate_out = idle && !closing && !self.waiting.is_empty();
-            self.send_lines(key, lines)?;
+            let identity = FileIdentity {
+                key,
+                fingerprint: h.fingerprint,
+                head: match FileIdentity::head_needed(&lines) {
+                    0 => None,
+                    n => read_head(&h.path, key, n),
+                },
+            };
+            self.send_lines(lines, identity)?;
             if closing {
                 let h = self.active.remove(i).unwrap_or_else(|| unreachable!());
                 self.close(&h, h.read_offset());
@@ -691,13 +699,14 @@ impl Tail {
         }
     }
 
-    /// Turns lines into events and sends them in batches tracked at their
-    /// end offsets. Lines filtered out still advance the commit point.
-    fn send_lines(&mut self, key: FileKey, lines: Vec<Line>) -> Result<(), Stop> {
+    /// Turns lines into events, each with its document id, and sends them
+    /// in batches tracked at their end offsets. Lines filtered out still
+    /// advance the commit point.
+    fn send_lines(&mut self, lines: Vec<Line>, identity: FileIdentity) -> Result<(), Stop> {
         if lines.is_empty() {
             return Ok(());
         }
-        let Some(k) = self.known.get(&key) else {
+        let Some(k) = self.known.get(&identity.key) else {
             return Ok(());
         };
         let tracker = k.tracker.clone();
@@ -709,7 +718,10 @@ impl Tail {
         for (idx, line) in lines.into_iter().enumerate() {
             let last_end = line.end;
             if self.keep(&line.text) {
-                events.push(self.input.shape.event(line, &path, now));
+                let id = identity.line_id(&line);
+                let mut event = self.input.shape.event(line, &path, now);
+                event::set_id(&mut event, id);
+                events.push(event);
             }
             if events.len() >= batch_size || idx + 1 == total {
                 let receipt = self.ctx.tracked_receipt(&tracker, last_end);
@@ -745,6 +757,19 @@ impl Tail {
 
 /// The input is stopping: sending was refused.
 struct Stop;
+
+/// The first `len` bytes of the file `key`, if `path` still names it and
+/// it is that long.
+fn read_head(path: &std::path::Path, key: FileKey, len: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).ok()?;
+    if FileKey::of(&file.metadata().ok()?) != key {
+        return None;
+    }
+    let mut head = vec![0u8; len as usize];
+    file.read_exact_at(&mut head, 0).ok()?;
+    Some(head)
+}
 
 /// Watches the globs' folders; `None` (with a warning) when notifications
 /// are unavailable, e.g. inotify limits are exhausted.

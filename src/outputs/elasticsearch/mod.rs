@@ -23,6 +23,7 @@
 //! - [`response`]: the `errors:false` fast path and per-item verdicts.
 //! - [`writer`]: batching, concurrency, retries, receipts.
 //! - [`dead_letter`]: where permanently refused events go.
+//! - [`doc_id`]: the ids sources set for `document_id: auto`.
 //! - [`setup`]: `GET /` and the index template, once on start.
 //!
 //! Delivery is at least once. A batch's receipt resolves only when each of
@@ -38,13 +39,15 @@
 //! Replays without duplicates: with `document_id`, each event is sent as
 //! `create` with that id, and a 409 counts as delivered. `auto` takes the
 //! id from `[@metadata][_id]`, which sources that know an event's identity
-//! (file path and offset, for instance) set; an event without one gets a
+//! set (the file input: file identity and line offset; the beats input:
+//! the event as sent; see [`doc_id`]); an event without one gets a
 //! server-generated id.
 
 pub mod backoff;
 pub mod bulk;
 pub mod config;
 pub mod dead_letter;
+pub mod doc_id;
 pub mod naming;
 pub mod response;
 pub mod setup;

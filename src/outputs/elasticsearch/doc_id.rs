@@ -1,0 +1,314 @@
+//! Deterministic document ids for `document_id: auto`.
+//!
+//! Sources that know what identifies an event (the file input: which file
+//! and where in it; the beats input: the event as the client sent it) put
+//! an id into `[@metadata][_id]`. The same event read or received again —
+//! a replay after a crash, a window resent after a reconnect — gets the
+//! same id, so the output's `create` answers 409 instead of writing it
+//! twice.
+//!
+//! The hash is MurmurHash3 x64-128 (fast, 128 bits, fixed forever: ids
+//! written by one version must match those of the next), the same as the
+//! fingerprint filter's `MURMUR3_128` but fed incrementally, field by
+//! field with length prefixes so that field boundaries are unambiguous.
+//! Ids are its 16 bytes in base64url without padding: 22 characters.
+
+use crate::event::{Map, Value};
+
+/// The metadata key the output reads for `document_id: auto`.
+pub const METADATA_KEY: &str = "_id";
+
+const C1: u64 = 0x87c3_7b91_1142_53d5;
+const C2: u64 = 0x4cf5_ad43_2745_937f;
+
+/// Incremental MurmurHash3 x64-128: the same bytes give the same hash
+/// however they are split between calls to [`write`](Self::write).
+#[derive(Debug, Clone)]
+pub struct Hasher128 {
+    h1: u64,
+    h2: u64,
+    tail: [u8; 16],
+    tail_len: usize,
+    total: u64,
+}
+
+impl Default for Hasher128 {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl Hasher128 {
+    pub fn new(seed: u32) -> Self {
+        Hasher128 {
+            h1: u64::from(seed),
+            h2: u64::from(seed),
+            tail: [0; 16],
+            tail_len: 0,
+            total: 0,
+        }
+    }
+
+    #[inline]
+    fn block(&mut self, b: &[u8; 16]) {
+        let k1 = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+        let k2 = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+        self.h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+        self.h1 = self
+            .h1
+            .rotate_left(27)
+            .wrapping_add(self.h2)
+            .wrapping_mul(5)
+            .wrapping_add(0x52dc_e729);
+        self.h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
+        self.h2 = self
+            .h2
+            .rotate_left(31)
+            .wrapping_add(self.h1)
+            .wrapping_mul(5)
+            .wrapping_add(0x3849_5ab5);
+    }
+
+    pub fn write(&mut self, mut bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        if self.tail_len > 0 {
+            let take = (16 - self.tail_len).min(bytes.len());
+            self.tail[self.tail_len..self.tail_len + take].copy_from_slice(&bytes[..take]);
+            self.tail_len += take;
+            bytes = &bytes[take..];
+            if self.tail_len < 16 {
+                return;
+            }
+            let t = self.tail;
+            self.block(&t);
+            self.tail_len = 0;
+        }
+        let mut blocks = bytes.chunks_exact(16);
+        for b in &mut blocks {
+            self.block(b.try_into().unwrap_or(&[0; 16]));
+        }
+        let rest = blocks.remainder();
+        self.tail[..rest.len()].copy_from_slice(rest);
+        self.tail_len = rest.len();
+    }
+
+    pub fn write_u8(&mut self, v: u8) {
+        self.write(&[v]);
+    }
+
+    pub fn write_u64(&mut self, v: u64) {
+        self.write(&v.to_le_bytes());
+    }
+
+    /// Writes `bytes` preceded by their length.
+    pub fn write_field(&mut self, bytes: &[u8]) {
+        self.write_u64(bytes.len() as u64);
+        self.write(bytes);
+    }
+
+    /// The hash: `h1` in the low 64 bits, `h2` in the high ones.
+    pub fn finish(&self) -> u128 {
+        let (mut h1, mut h2) = (self.h1, self.h2);
+        let n = self.tail_len;
+        if n > 0 {
+            let mut t = [0u8; 16];
+            t[..n].copy_from_slice(&self.tail[..n]);
+            let k1 = u64::from_le_bytes(t[..8].try_into().unwrap_or_default());
+            let k2 = u64::from_le_bytes(t[8..].try_into().unwrap_or_default());
+            if n > 8 {
+                h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
+            }
+            h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+        }
+        h1 ^= self.total;
+        h2 ^= self.total;
+        h1 = h1.wrapping_add(h2);
+        h2 = h2.wrapping_add(h1);
+        h1 = fmix64(h1);
+        h2 = fmix64(h2);
+        h1 = h1.wrapping_add(h2);
+        h2 = h2.wrapping_add(h1);
+        (u128::from(h2) << 64) | u128::from(h1)
+    }
+
+    /// The hash as a document id (see [`encode`]).
+    pub fn finish_id(&self) -> String {
+        encode(self.finish())
+    }
+}
+
+#[inline]
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// A 128-bit hash as 22 characters of base64url (its 16 little-endian
+/// bytes, no padding).
+pub fn encode(hash: u128) -> String {
+    let bytes = hash.to_le_bytes();
+    let mut out = String::with_capacity(22);
+    for chunk in bytes.chunks(3) {
+        let mut n = 0u32;
+        for (i, b) in chunk.iter().enumerate() {
+            n |= u32::from(*b) << (16 - 8 * i);
+        }
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Feeds a decoded JSON value so that the result does not depend on the
+/// order of object keys: each key/value pair is hashed on its own and the
+/// pair hashes are added up. Two encodings of the same event — keys in
+/// another order, other whitespace or escapes — hash alike.
+pub fn write_value(h: &mut Hasher128, v: &Value) {
+    match v {
+        Value::Null => h.write_u8(0),
+        Value::Bool(b) => h.write(&[1, u8::from(*b)]),
+        Value::Integer(i) => {
+            h.write_u8(2);
+            h.write_u64(*i as u64);
+        }
+        Value::Float(f) => {
+            h.write_u8(3);
+            h.write_u64(f.to_bits());
+        }
+        Value::String(s) => {
+            h.write_u8(4);
+            h.write_field(s.as_bytes());
+        }
+        Value::Timestamp(t) => {
+            h.write_u8(5);
+            h.write_u64(t.timestamp() as u64);
+            h.write_u64(u64::from(t.timestamp_subsec_nanos()));
+        }
+        Value::Array(items) => {
+            h.write_u8(6);
+            h.write_u64(items.len() as u64);
+            for item in items {
+                write_value(h, item);
+            }
+        }
+        Value::Object(map) => write_map(h, map),
+    }
+}
+
+/// [`write_value`] of an object.
+pub fn write_map(h: &mut Hasher128, map: &Map) {
+    let mut sum = 0u128;
+    for (k, v) in map {
+        let mut pair = Hasher128::new(0);
+        pair.write_field(k.as_bytes());
+        write_value(&mut pair, v);
+        sum = sum.wrapping_add(pair.finish());
+    }
+    h.write_u8(7);
+    h.write_u64(map.len() as u64);
+    h.write(&sum.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn murmur(bytes: &[u8], seed: u32) -> u128 {
+        let mut h = Hasher128::new(seed);
+        h.write(bytes);
+        h.finish()
+    }
+
+    /// The 16 bytes of `h1` then `h2`, little-endian, in hex: how the
+    /// reference implementation's output is usually printed.
+    fn hex(h: u128) -> String {
+        h.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn known_murmur3_x64_128_values() {
+        assert_eq!(murmur(b"", 0), 0);
+        assert_eq!(
+            hex(murmur(b"Hello world", 0)),
+            "09c01ad2296d65bdb32ceb54cdb5b54a"
+        );
+        assert_eq!(
+            hex(murmur(b"", 2_538_058_380)),
+            "b3bbaa1d8a202b397a9502e38f60b093"
+        );
+        assert_eq!(
+            hex(murmur(
+                b"The quick brown fox jumps over the lazy dog",
+                2_538_058_380
+            )),
+            "213163d23b7f8a73e516c07e727345f9"
+        );
+    }
+
+    #[test]
+    fn the_same_as_the_fingerprint_filters_murmur3_128() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(300).collect();
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 300] {
+            assert_eq!(
+                murmur(&data[..len], 9).to_le_bytes(),
+                crate::filters::fingerprint::murmur3_128(&data[..len], 9),
+                "{len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn splitting_the_input_does_not_change_the_hash() {
+        let text: Vec<u8> = (0..200u8).collect();
+        let whole = murmur(&text, 7);
+        for cut in [0, 1, 15, 16, 17, 31, 33, 100, 199, 200] {
+            let mut h = Hasher128::new(7);
+            h.write(&text[..cut]);
+            for b in text[cut..].chunks(5) {
+                h.write(b);
+            }
+            assert_eq!(h.finish(), whole, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn ids_are_22_url_safe_characters() {
+        assert_eq!(encode(0), "AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(encode(u128::MAX), "_____________________w");
+        let id = encode(murmur(b"x", 0));
+        assert_eq!(id.len(), 22);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+    }
+
+    #[test]
+    fn object_key_order_does_not_matter_but_values_do() {
+        let parse = |s: &str| crate::event::json::parse(s.as_bytes()).unwrap();
+        let id = |v: &Value| {
+            let mut h = Hasher128::new(0);
+            write_value(&mut h, v);
+            h.finish()
+        };
+        let a = parse(r#"{"a":1,"b":{"x":"y","z":[1,2]},"c":null}"#);
+        let b = parse(r#"{ "c" : null, "b": {"z":[1,2],"x":"y"}, "a":1 }"#);
+        assert_eq!(id(&a), id(&b));
+        for other in [
+            r#"{"a":1,"b":{"x":"y","z":[2,1]},"c":null}"#,
+            r#"{"a":"1","b":{"x":"y","z":[1,2]},"c":null}"#,
+            r#"{"a":1,"b":{"x":"y","z":[1,2]}}"#,
+            r#"{"a":1,"b":{"x":"y","z":[1,2]},"c":null,"d":0}"#,
+            r#"{"b":1,"a":{"x":"y","z":[1,2]},"c":null}"#,
+        ] {
+            assert_ne!(id(&a), id(&parse(other)), "{other}");
+        }
+    }
+}

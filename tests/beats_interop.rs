@@ -3,35 +3,19 @@
 //! 3, windows from 1 to 2048, TLS with client certificates, and a 40 s
 //! downstream stall survived thanks to keep-alive ACKs.
 
+#[path = "support/golumber.rs"]
+mod golumber;
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 use support::{Running, ganymede};
 
-/// Builds the go-lumber peer once per test binary.
+/// The go-lumber peer, built once per test binary.
 fn golumber() -> PathBuf {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("golumber/golumber");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golumber/build.sh");
-        let out = Command::new(&script)
-            .arg(&out_path)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "building the go-lumber peer failed (it needs Go and the Go module proxy; scripts/test checks for them):\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(out_path)
-    })
-    .clone()
-    .unwrap_or_else(|e| panic!("{e}"))
+    golumber::binary()
 }
 
 /// A running `ganymede` with a beats input; stdout carries the events.

@@ -1,4 +1,6 @@
-//! Turns a grok expression into one `regex::Regex` program.
+//! Turns a grok expression into one regular expression: a `regex::Regex`
+//! (its DFAs find where a match starts when it is not at the beginning)
+//! plus the NFA that the capture engine in `engine.rs` runs.
 //!
 //! Expansion is textual, as in Logstash: every `%{NAME}` is replaced by the
 //! definition of `NAME` (recursively), `%{NAME:field}` and `(?<field>…)`
@@ -25,9 +27,13 @@
 //! ships linear rewrites of the definitions that use them in Logstash (see
 //! the comments in `patterns/common/grok-patterns.txt`).
 
+use super::engine::{Engine, UNSET};
 use super::library::{self, EcsMode};
+use super::store::Tree;
 use crate::event::{FieldPath, Map, Value};
-use regex::{CaptureLocations, Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder};
+use regex_automata::nfa::thompson;
+use regex_automata::util::syntax;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -132,6 +138,9 @@ impl fmt::Display for GrokError {
 
 impl std::error::Error for GrokError {}
 
+/// An unset slot of [`CompiledGrok::search_groups`].
+pub const UNSET_SLOT: usize = UNSET;
+
 /// How a captured text is converted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conversion {
@@ -143,7 +152,8 @@ pub enum Conversion {
 /// One capture group and the field it fills.
 #[derive(Debug, Clone)]
 pub(crate) struct CaptureSpec {
-    /// Index of the group in the compiled regex.
+    /// Index of the group in the compiled regex (its slots are `2 * group`
+    /// and `2 * group + 1`).
     pub group: usize,
     pub path: FieldPath,
     pub conversion: Conversion,
@@ -170,7 +180,10 @@ impl Default for CompileOptions {
 pub struct CompiledGrok {
     expression: String,
     regex: Regex,
+    engine: Engine,
     captures: Vec<CaptureSpec>,
+    /// The capture paths arranged for storing (see `store.rs`).
+    tree: Option<Tree>,
 }
 
 impl CompiledGrok {
@@ -193,14 +206,73 @@ impl CompiledGrok {
         &self.captures
     }
 
-    /// Searches `text` (unanchored, like Logstash) and fills `locs`.
-    pub(crate) fn search(&self, locs: &mut CaptureLocations, text: &str) -> bool {
-        self.regex.captures_read(locs, text).is_some()
+    pub(crate) fn tree(&self) -> Option<&Tree> {
+        self.tree.as_ref()
     }
 
-    /// Fresh capture slots for [`CompiledGrok::search`].
-    pub(crate) fn locations(&self) -> CaptureLocations {
-        self.regex.capture_locations()
+    /// Searches `text` (unanchored, like Logstash) and fills `slots` (length
+    /// [`CompiledGrok::slot_count`]): group `g` spans
+    /// `slots[2g]..slots[2g + 1]`, `UNSET` where it took no part.
+    ///
+    /// The leftmost-first match is the highest-priority anchored match at
+    /// the leftmost position where any match starts. Lines usually match
+    /// from their first byte, so the capture engine first tries there; if
+    /// that fails, the lazy DFAs of `regex` find the leftmost start (or
+    /// that there is none) and the capture engine runs from it. Inputs too
+    /// long for the capture engine's budget use `regex` alone.
+    pub(crate) fn search(&self, text: &str, slots: &mut [usize]) -> bool {
+        if self.engine.fits(text, 0) {
+            if self.engine.search_at(text, 0, slots) {
+                return true;
+            }
+            let Some(m) = self.regex.find(text) else {
+                return false;
+            };
+            if m.start() > 0
+                && self.engine.fits(text, m.start())
+                && self.engine.search_at(text, m.start(), slots)
+            {
+                return true;
+            }
+        }
+        self.search_with_regex(text, slots)
+    }
+
+    /// [`CompiledGrok::search`] with `regex` alone.
+    pub(crate) fn search_with_regex(&self, text: &str, slots: &mut [usize]) -> bool {
+        let mut locs = self.regex.capture_locations();
+        if self.regex.captures_read(&mut locs, text).is_none() {
+            return false;
+        }
+        for (g, pair) in slots.chunks_exact_mut(2).enumerate() {
+            let (s, e) = locs.get(g).unwrap_or((UNSET, UNSET));
+            pair[0] = s;
+            pair[1] = e;
+        }
+        true
+    }
+
+    /// The capture engine alone, anchored at `at` (tests compare it with
+    /// `regex` without the fallbacks of [`CompiledGrok::search`]).
+    #[cfg(test)]
+    pub(crate) fn engine_search_at(&self, text: &str, at: usize, slots: &mut [usize]) -> bool {
+        self.engine.fits(text, at) && self.engine.search_at(text, at, slots)
+    }
+
+    /// Length of the slot buffer that [`CompiledGrok::search`] fills.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.engine.slot_count()
+    }
+
+    /// The search that the filter runs, without storing anything: whether
+    /// `text` matches, and in `slots` (resized as needed) the byte offsets
+    /// of every group of [`CompiledGrok::regex`], group `g` spanning
+    /// `slots[2g]..slots[2g + 1]` and both [`UNSET_SLOT`] where the group
+    /// took no part. For tools and benchmarks.
+    pub fn search_groups(&self, text: &str, slots: &mut Vec<usize>) -> bool {
+        slots.clear();
+        slots.resize(self.slot_count(), UNSET);
+        self.search(text, slots)
     }
 
     /// Matches `text` and returns the captured fields as an object:
@@ -208,16 +280,14 @@ impl CompiledGrok {
     /// `:float` captures numbers, and a field captured twice becomes an
     /// array. Empty captures are left out. `None` if the text does not match.
     pub fn capture(&self, text: &str) -> Option<Map> {
-        let mut locs = self.locations();
-        if !self.search(&mut locs, text) {
+        let mut slots = vec![UNSET; self.slot_count()];
+        if !self.search(text, &mut slots) {
             return None;
         }
         let mut out = Map::new();
         for spec in &self.captures {
-            let Some((s, e)) = locs.get(spec.group) else {
-                continue;
-            };
-            if s == e {
+            let (s, e) = (slots[2 * spec.group], slots[2 * spec.group + 1]);
+            if s == UNSET || s == e {
                 continue;
             }
             let value = convert(&text[s..e], spec.conversion);
@@ -364,12 +434,24 @@ pub(crate) fn compile_with(
     };
     c.expand(expr, None)?;
     let regex = build_regex(&c.out).map_err(|e| locate_regex_error(expr, ecs, extra, e))?;
+    let engine = build_nfa(&c.out)
+        .map(Engine::new)
+        .map_err(|message| GrokError::Regex {
+            message,
+            location: Location {
+                pattern: None,
+                column: 0,
+            },
+        })?;
+    // Both programs come from the same text, so their groups agree.
     let index: HashMap<&str, usize> = regex
         .capture_names()
         .enumerate()
         .filter_map(|(i, n)| n.map(|n| (n, i)))
         .collect();
-    let captures = c
+    debug_assert!(index.iter().all(|(n, &i)| engine.group_index(n) == Some(i)));
+    debug_assert_eq!(engine.slot_count(), 2 * regex.captures_len());
+    let captures: Vec<CaptureSpec> = c
         .specs
         .into_iter()
         .enumerate()
@@ -379,11 +461,24 @@ pub(crate) fn compile_with(
             conversion,
         })
         .collect();
+    let tree = Tree::build(&captures);
     Ok(CompiledGrok {
         expression: expr.to_owned(),
         regex,
+        engine,
         captures,
+        tree,
     })
+}
+
+/// The NFA of the same program, for the capture engine: the syntax options
+/// that `build_regex` gives `regex` (multi-line, Unicode, UTF-8).
+fn build_nfa(text: &str) -> Result<thompson::NFA, String> {
+    thompson::Compiler::new()
+        .syntax(syntax::Config::new().multi_line(true))
+        .configure(thompson::Config::new().nfa_size_limit(Some(SIZE_LIMIT)))
+        .build(text)
+        .map_err(|e| e.to_string())
 }
 
 fn build_regex(text: &str) -> Result<Regex, regex::Error> {

@@ -22,10 +22,16 @@
 //! The search is unanchored, as in Logstash; `^` and `$` match at line
 //! boundaries.
 //!
-//! Engine: each expression is compiled once into a single `regex::Regex`
-//! program, which runs in time linear in the input; there is no
-//! catastrophic backtracking, so `timeout_millis` (and `timeout_scope`,
-//! `tag_on_timeout`) are accepted for compatibility and have no effect.
+//! Engine: each expression is compiled once into a single regular
+//! expression, run in time linear in the input: a bounded backtracker over
+//! its NFA that never explores the same state at the same position twice
+//! (`engine.rs`), started where a match can begin (the line's first byte,
+//! else where the lazy DFAs of `regex` find the leftmost match). Its
+//! results are those of `regex` (tests compare the two over the whole
+//! library); inputs too long for its memory budget are searched by `regex`
+//! alone. There is no catastrophic backtracking, so `timeout_millis` (and
+//! `timeout_scope`, `tag_on_timeout`) are accepted for compatibility and
+//! have no effect.
 //! The price is that lookaround, atomic groups, possessive repetition and
 //! backreferences cannot be used: an expression that needs them fails to
 //! build with an error naming the construct and its column. The library's
@@ -42,18 +48,20 @@
 //! one that took part counts when the two sit in different alternatives).
 
 mod compile;
+mod engine;
 mod library;
+mod store;
 
 #[cfg(test)]
 mod tests;
 
 pub use compile::{
-    CompileOptions, CompiledGrok, Conversion, GrokError, Location, compile_expression,
+    CompileOptions, CompiledGrok, Conversion, GrokError, Location, UNSET_SLOT, compile_expression,
 };
 pub use library::{EcsMode, families, pattern_names};
 
 use crate::config::{ComponentConfig, ConfigError, ConfigErrors, Mark, NodeKind};
-use crate::event::{Event, FieldPath, Value};
+use crate::event::{Event, FieldPath, Map, Root, Value};
 use crate::topology::{BuildContext, Filter, Verdict};
 use compile::CaptureSpec;
 use indexmap::IndexMap;
@@ -316,30 +324,52 @@ pub struct GrokFilter {
     tag_on_failure: Vec<String>,
 }
 
+/// The captures of one match, one slot per capture of its expression
+/// (`None`: nothing to store), waiting until the text is no longer
+/// borrowed.
+type Pending<'g> = (&'g CompiledGrok, Vec<Option<Value>>);
+
+/// Capture slots kept on the stack for expressions with up to this many.
+const STACK_SLOTS: usize = 64;
+
 impl GrokFilter {
     /// Tries `groks` on one text and queues the captures of each match.
     fn collect<'g>(
         &self,
         groks: &'g [CompiledGrok],
         text: &str,
-        out: &mut Vec<(&'g CaptureSpec, Value)>,
+        out: &mut Vec<Pending<'g>>,
     ) -> bool {
         let mut matched = false;
+        let mut on_stack = [engine::UNSET; STACK_SLOTS];
+        let mut on_heap = Vec::new();
         for grok in groks {
-            let mut locs = grok.locations();
-            if !grok.search(&mut locs, text) {
+            let n = grok.slot_count();
+            let slots: &mut [usize] = if n <= STACK_SLOTS {
+                &mut on_stack[..n]
+            } else {
+                on_heap.clear();
+                on_heap.resize(n, engine::UNSET);
+                &mut on_heap
+            };
+            if !grok.search(text, slots) {
                 continue;
             }
             matched = true;
-            for spec in grok.specs() {
-                match locs.get(spec.group) {
-                    Some((s, e)) if s < e || self.keep_empty_captures => {
-                        out.push((spec, compile::convert(&text[s..e], spec.conversion)));
+            let values = grok
+                .specs()
+                .iter()
+                .map(|spec| {
+                    let (s, e) = (slots[2 * spec.group], slots[2 * spec.group + 1]);
+                    if s != engine::UNSET {
+                        (s < e || self.keep_empty_captures)
+                            .then(|| compile::convert(&text[s..e], spec.conversion))
+                    } else {
+                        self.keep_empty_captures.then_some(Value::Null)
                     }
-                    None if self.keep_empty_captures => out.push((spec, Value::Null)),
-                    _ => {}
-                }
-            }
+                })
+                .collect();
+            out.push((grok, values));
             if self.break_on_match {
                 break;
             }
@@ -347,20 +377,114 @@ impl GrokFilter {
         matched
     }
 
+    /// Stores the captures of one match, in one walk where the expression
+    /// allows it (see `store.rs`), else one by one.
+    fn store(&self, event: &mut Event, grok: &CompiledGrok, values: &mut [Option<Value>]) {
+        let specs = grok.specs();
+        #[cfg(test)]
+        let tree = grok.tree().filter(|_| !tests::ONE_BY_ONE.with(|c| c.get()));
+        #[cfg(not(test))]
+        let tree = grok.tree();
+        if let Some(tree) = tree {
+            let overwrite = |i: usize| store::listed(&self.overwrite, &specs[i].path);
+            let mut deferred = Vec::new();
+            tree.apply(
+                Root::Fields,
+                event.fields_mut(),
+                values,
+                &overwrite,
+                &mut deferred,
+            );
+            if tree.has_metadata() {
+                tree.apply(
+                    Root::Metadata,
+                    event.metadata_mut(),
+                    values,
+                    &overwrite,
+                    &mut deferred,
+                );
+            }
+            deferred.sort_unstable();
+            for i in deferred {
+                if let Some(value) = values[i].take() {
+                    self.apply(event, &specs[i], value);
+                }
+            }
+            return;
+        }
+        for (spec, value) in specs.iter().zip(values.iter_mut()) {
+            if let Some(value) = value.take() {
+                self.apply(event, spec, value);
+            }
+        }
+    }
+
     /// Stores one capture (Logstash's rule; see the module docs).
     fn apply(&self, event: &mut Event, spec: &CaptureSpec, value: Value) {
-        if self.overwrite.contains(&spec.path) {
+        let overwrite = store::listed(&self.overwrite, &spec.path);
+        // One walk down the path; anything but objects on the way (an
+        // array a numeric segment would index, a scalar `set` would
+        // replace) takes the general route below.
+        let value = match spec.path.segments().split_last() {
+            Some((last, parents)) => {
+                let root = match spec.path.root() {
+                    Root::Fields => event.fields_mut(),
+                    Root::Metadata => event.metadata_mut(),
+                };
+                match store_one(root, parents, last, value, overwrite) {
+                    Ok(()) => return,
+                    Err(value) => value,
+                }
+            }
+            None => value,
+        };
+        if overwrite {
             event.set(&spec.path, value);
             return;
         }
         match event.get_mut(&spec.path) {
             None => event.set(&spec.path, value),
-            Some(Value::Array(items)) => items.push(value),
-            Some(slot @ Value::String(_)) => {
-                let old = std::mem::take(slot);
-                *slot = Value::Array(vec![old, value]);
+            Some(slot) => store::merge(slot, value),
+        }
+    }
+}
+
+/// Stores `value` at `parents.last` under `map`, as `Event::get_mut`
+/// followed by `Event::set` (or `set` alone when `overwrite`) would, when
+/// every parent on the way is an object or missing; otherwise hands the
+/// value back untouched.
+fn store_one(
+    map: &mut Map,
+    parents: &[String],
+    last: &String,
+    value: Value,
+    overwrite: bool,
+) -> Result<(), Value> {
+    match parents.split_first() {
+        Some((seg, rest)) => match map.get_mut(seg.as_str()) {
+            Some(Value::Object(inner)) => store_one(inner, rest, last, value, overwrite),
+            Some(_) => Err(value),
+            None => {
+                let mut leaf = Map::new();
+                leaf.insert(last.clone(), value);
+                let nested = rest.iter().rev().fold(leaf, |child, seg| {
+                    let mut m = Map::new();
+                    m.insert(seg.clone(), Value::Object(child));
+                    m
+                });
+                map.insert(seg.clone(), Value::Object(nested));
+                Ok(())
             }
-            Some(_) => {}
+        },
+        None => {
+            match map.get_mut(last.as_str()) {
+                Some(slot) if overwrite => *slot = value,
+                Some(slot) => store::merge(slot, value),
+                None => {
+                    map.insert(last.clone(), value);
+                }
+            }
+            Ok(())
         }
     }
 }
@@ -368,7 +492,7 @@ impl GrokFilter {
 impl Filter for GrokFilter {
     fn process(&self, event: &mut Event) -> Verdict {
         let mut matched = false;
-        let mut pending: Vec<(&CaptureSpec, Value)> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::with_capacity(1);
         for (field, groks) in &self.matches {
             // Logstash matches each element of an array, and the text form
             // of any other value (a missing field is the empty text).
@@ -388,8 +512,8 @@ impl Filter for GrokFilter {
                 Some(other) => self.collect(groks, &other.to_text(), &mut pending),
                 None => self.collect(groks, "", &mut pending),
             };
-            for (spec, value) in pending.drain(..) {
-                self.apply(event, spec, value);
+            for (grok, mut values) in pending.drain(..) {
+                self.store(event, grok, &mut values);
             }
             if ok {
                 matched = true;

@@ -707,6 +707,42 @@ fn pathological_inputs_complete() {
 }
 
 #[test]
+fn capture_engine_work_grows_linearly() {
+    // The capture engine's own work (states expanded, bytes stepped over)
+    // on inputs that make backtracking engines explode: doubling the input
+    // must about double the work.
+    let cases: &[(&str, &str)] = &[
+        ("(a+)+b", "a"),
+        ("%{GREEDYDATA}%{GREEDYDATA}x", "a"),
+        ("(?:a|aa)*(?:a|aa)*c", "a"),
+        ("%{DATA:x}%{DATA:y}z$", "a"),
+        ("%{DATA}%{DATA}%{DATA}x", "ab "),
+        ("(?<a>(?:.*?,)*)x", "a,"),
+        (r"(?<a>(?:\S+\s?)*)$x", "ab "),
+        ("%{QS:q}%{QS:r}x", "\"a\\\" "),
+        ("(?<a>(?:[^\"]*\"?)*?)y", "b\""),
+        (
+            "%{COMBINEDAPACHELOG}",
+            "1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"",
+        ),
+    ];
+    for (expr, unit) in cases {
+        let g = compile_expression(expr, EcsMode::V1, &[]).unwrap();
+        let mut slots = vec![UNSET_SLOT; g.slot_count()];
+        let mut work = Vec::new();
+        for n in [4_000usize, 8_000] {
+            let text = unit.repeat(n / unit.len());
+            g.engine_search_at(&text, 0, &mut slots);
+            work.push(super::engine::Engine::last_work());
+        }
+        assert!(
+            work[1] <= work[0] * 5 / 2 + 1000,
+            "{expr}: work {work:?} for inputs of 4,000 and 8,000 bytes"
+        );
+    }
+}
+
+#[test]
 fn ruby_dialect_is_translated() {
     // `(?m)` is Ruby's dot-all.
     assert_eq!(matches("(?m)a(?<x>.*)z", "a1\n2z").as_deref(), Some("1\n2"));
@@ -1443,4 +1479,424 @@ fn other_families_parse_their_formats() {
             ),
         ],
     );
+}
+
+// ------------------------------------------------- capture engine vs regex
+
+#[path = "../../../benches/common/apache_lines.rs"]
+#[allow(dead_code)]
+mod apache_lines;
+
+/// Asserts that the capture engine finds the same match and groups as
+/// `regex` alone: on its own, anchored where `regex`'s match starts (and
+/// finding nothing at the start when `regex` finds nothing there), and
+/// through the search the filter runs.
+fn same_as_regex(g: &CompiledGrok, text: &str) {
+    let mut a = vec![UNSET_SLOT; g.slot_count()];
+    let mut b = vec![UNSET_SLOT; g.slot_count()];
+    let expected = g.search_with_regex(text, &mut b);
+    let start = if expected { b[0] } else { 0 };
+    let found = g.engine_search_at(text, start, &mut a);
+    if expected || start == 0 {
+        assert_eq!(found, expected, "{} on {text:?} at {start}", g.expression());
+    }
+    if expected {
+        assert_eq!(a, b, "{} on {text:?}", g.expression());
+        if start > 0 {
+            let found_at_0 = g.engine_search_at(text, 0, &mut a);
+            assert!(!found_at_0, "{} on {text:?} at 0", g.expression());
+        }
+    }
+    let found = g.search(text, &mut a);
+    assert_eq!(found, expected, "{} on {text:?}", g.expression());
+    if found {
+        assert_eq!(a, b, "{} on {text:?}", g.expression());
+    }
+}
+
+/// Sample lines of many formats (from the tests above) plus the generated
+/// Apache lines.
+fn sample_texts() -> Vec<String> {
+    let mut out: Vec<String> = [
+        APACHE_COMMON,
+        APACHE_COMBINED,
+        NGINX_ACCESS,
+        NGINX_ERROR,
+        SYSLOG_3164,
+        SYSLOG_5424,
+        HAPROXY_HTTP,
+        "31-Jul-2020 16:40:38.578 INFO [main] org.apache.catalina.startup.Catalina.start Server startup in [1234] milliseconds",
+        "2024-05-06 07:08:09,123 ERROR [http-nio-8080-exec-3] com.example.App - payment failed",
+        "Jan  1 10:00:00 host sshd[12]: pam_unix(sshd:session): session opened for user root by (uid=0)",
+        "2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000086 0.001048 0.001337 200 200 0 57 \"GET https://www.example.com:443/path?x=1 HTTP/1.1\"",
+        "17-Feb-2018 23:06:56.326 queries: info: client 172.26.0.1#12345 (example.com): query: example.com IN A +E (172.26.0.2)",
+        "1525344856.899 16867 10.170.72.111 TCP_TUNNEL/200 6256 CONNECT logs.example.com:443 - HIER_DIRECT/203.0.113.7 -",
+        "IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=198.51.100.4 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=4321 DF PROTO=TCP SPT=51000 DPT=22 WINDOW=29200 RES=0x00 SYN URGP=0",
+        "1300475167.096535\tCRCC5OdDlXe\t141.142.220.202\t5353\t224.0.0.251\t5353\tudp\tdns\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t73\t0\t0\t-",
+        "Started GET \"/users/1?x=2\" for 127.0.0.1 at 2024-01-02 03:04:05 +0000\nProcessing by UsersController#show as HTML",
+        "fe80::1%eth0 2001:db8::8a2e:370:7334 ::ffff:192.0.2.1 1:2:3:4:5:6:7:8 ::",
+        "C:\\Windows\\System32 /var/log/app.log urn:isbn:0451450523 550e8400-e29b-41d4-a716-446655440000",
+        "Tue, 02 Jan 2024 03:04:05 +0000 Mon Jan  1 00:00:00 UTC 2024 2024-01-02T03:04:05.678+01:00",
+        "user@example.com 0x1F 0xdead.beef -12.5e3 +7 WARN Warnung café naïve \u{1F600} \"quoted \\\" string\" 'single'",
+        "",
+        " ",
+        "\"\"",
+        "-",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    out.extend(apache_lines::lines(40));
+    out
+}
+
+/// Deterministic variations of `base`: cut, with a byte class removed or
+/// inserted, with a piece repeated.
+fn variations(base: &str, seed: u64, count: usize) -> Vec<String> {
+    const PIECES: &[&str] = &[
+        " ", "\"", "-", ":", ".", "/", "[", "]", "0", "9", "a", "Z", "é", "\n", "%", "::", "1.2",
+        "\\\"", "\t", "_", "@",
+    ];
+    let mut rng = apache_lines::Rng::new(seed);
+    let chars: Vec<(usize, char)> = base.char_indices().collect();
+    let cut = |i: usize| chars.get(i).map(|c| c.0).unwrap_or(base.len());
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let n = chars.len() as u64 + 1;
+        let i = rng.below(n) as usize;
+        let j = (i + rng.below(6) as usize).min(chars.len());
+        let v = match rng.below(4) {
+            0 => base[..cut(i)].to_owned(),
+            1 => format!("{}{}", &base[..cut(i)], &base[cut(j)..]),
+            2 => format!("{}{}{}", &base[..cut(i)], rng.pick(PIECES), &base[cut(i)..]),
+            _ => format!("{}{}", &base[..cut(j)], &base[cut(i)..]),
+        };
+        out.push(v);
+    }
+    out
+}
+
+#[test]
+fn engine_matches_regex_on_apache_lines() {
+    let lines = apache_lines::lines(3000);
+    for ecs in [EcsMode::V1, EcsMode::Disabled] {
+        for expr in [
+            "%{COMBINEDAPACHELOG}",
+            "%{COMMONAPACHELOG}",
+            "%{HTTPD_COMBINEDLOG} %{GREEDYDATA:rest}",
+        ] {
+            let g = compile(expr, ecs);
+            for (k, line) in lines.iter().enumerate() {
+                same_as_regex(&g, line);
+                if k % 10 == 0 {
+                    for v in variations(line, k as u64, 8) {
+                        same_as_regex(&g, &v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn engine_matches_regex_on_the_whole_library() {
+    let texts = sample_texts();
+    let mut inputs: Vec<String> = texts.clone();
+    for (k, t) in texts.iter().enumerate() {
+        inputs.extend(variations(t, 1000 + k as u64, 3));
+    }
+    for ecs in [EcsMode::Disabled, EcsMode::V1] {
+        for name in pattern_names(ecs) {
+            let g = compile(&format!("%{{{name}:x}}"), ecs);
+            for t in &inputs {
+                same_as_regex(&g, t);
+            }
+        }
+    }
+}
+
+#[test]
+fn engine_matches_regex_on_ambiguous_expressions() {
+    // Loops, laziness, alternation order, nesting, empty matches,
+    // assertions and non-ASCII text, over a small alphabet that makes
+    // every choice matter.
+    let exprs = [
+        r#"(?<a>.*?)"(?<b>[^"]*)"(?<c>.*)"#,
+        r#"(?<a>\S+) (?<b>.*)"#,
+        r#"(?<a>a*)(?<b>a*?)b"#,
+        r#"(?<a>a*?)(?<b>a*)(?<c>b*)"#,
+        r#"(?<x>a|ab)(?<y>c|bcd)(?<z>d*)"#,
+        r#"(?:(?<x>a+)|(?<y>b+))*c"#,
+        r#"(?<a>(?:a|b)*?)(?<b>b|c)+$"#,
+        r#"^(?<a>\w+)\b(?<b>.*?)$"#,
+        r#"(?<a>.*)\b(?<b>\w+)"#,
+        r#"(?<a>[^ ]*) (?<b>[^ ]*?) ?(?<c>.*)"#,
+        r#"(?<a>é+|.)(?<b>.*?)(?<c>é|$)"#,
+        r#"(?<a>(?:ab|a)(?:bc|c)?)+"#,
+        r#"(?<a>a{0,3})(?<b>a{2,5}?)(?<c>a?)"#,
+        r#"(?<a>.*?)(?<b>"?)$"#,
+        r#"(?<a>)|(?<b>a)"#,
+        r#"(?<a>b*)"#,
+        r#"(?<a>[ab ]*)(?<b>"[^"]*")?(?<c>.*?)(?<d>c|d|$)"#,
+        r#"(?m)^(?<a>.*?)(?<b>\n|$)"#,
+        "%{WORD:a} %{NOTSPACE:b}(?: %{GREEDYDATA:c})?",
+        "%{DATA:a}\"%{QS:b}?%{DATA:c}$",
+        "%{IPORHOST:h}(?::%{POSINT:p})?",
+        // Loops inside loops: the same positions are reached again and
+        // again, so the visited set decides.
+        r#"(?<a>(?:a+b?)*)(?<b>a*)c"#,
+        r#"(?<a>(?:a+?b?)*?)(?<b>a*?)(?<c>c|$)"#,
+        r#"(?<x>(?:\w+ ?)*)(?<y>"|$)"#,
+        r#"(?<a>(?:[^"]*"?)*?)"(?<b>.*)"#,
+        r#"(?<a>(?:\S+\s?)+)(?<b>d|$)"#,
+        r#"(?<a>(?:(?:a|b)+c?)+)(?<b>\n|d)"#,
+        r#"(?<a>(?:.*?\s)*)(?<b>\w+)$"#,
+        // A loop entered at a position that a lower-priority path then
+        // reaches from inside the loop.
+        r#"(?:ba|b)(?<x>a+)(?<y>ab)"#,
+        r#"(?:ba|b)(?<x>a+?)(?<y>ab)"#,
+        r#"(?:ba|b)(?<x>a*)(?<y>ab)"#,
+        r#"(?:ab|a)(?<x>[ab]*?)(?<y>bc|c)"#,
+        // Loops whose body is an alternation.
+        r#"(?<a>"(?:\\.|[^\\"])*")(?<b>.*)"#,
+        r#"(?<a>(?:a|bc)*)(?<b>b?c?)"#,
+        r#"(?<a>(?:a|ab)*?)(?<b>b*)$"#,
+        r#"(?<a>(?:[ab]|a)+)(?<b>.*)"#,
+        r#"(?<a>(?:c|[^c"]|"d)*)(?<b>"?)"#,
+        "%{QS:a}%{DATA:b}%{QS:c}?",
+    ];
+    const ALPHABET: &[&str] = &[
+        "a", "b", "c", "d", " ", "\"", "é", "\n", "1", ":", ".", "\\", "'",
+    ];
+    let mut rng = apache_lines::Rng::new(7);
+    let mut inputs: Vec<String> = Vec::new();
+    for _ in 0..400 {
+        let len = rng.below(14) as usize;
+        inputs.push((0..len).map(|_| *rng.pick(ALPHABET)).collect());
+    }
+    // Every text of up to six letters over a, b, c, d.
+    let mut layer = vec![String::new()];
+    for _ in 0..6 {
+        layer = layer
+            .iter()
+            .flat_map(|t| ["a", "b", "c", "d"].map(|x| format!("{t}{x}")))
+            .collect();
+        inputs.extend(layer.iter().cloned());
+    }
+    for expr in exprs {
+        let g = compile(expr, EcsMode::V1);
+        for t in &inputs {
+            same_as_regex(&g, t);
+        }
+    }
+}
+
+/// Logstash's own form of IPV6 (eight flat alternatives), which the
+/// library's nested form must match exactly.
+const IPV6_FLAT: &str = r#"(?:(?:[0-9A-Fa-f]{1,4}:){7}(?:[0-9A-Fa-f]{1,4}|:)|(?:[0-9A-Fa-f]{1,4}:){6}(?::[0-9A-Fa-f]{1,4}|(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|:)|(?:[0-9A-Fa-f]{1,4}:){5}(?:(?::[0-9A-Fa-f]{1,4}){1,2}|:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|:)|(?:[0-9A-Fa-f]{1,4}:){4}(?:(?::[0-9A-Fa-f]{1,4}){1,3}|(?::[0-9A-Fa-f]{1,4})?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|:)|(?:[0-9A-Fa-f]{1,4}:){3}(?:(?::[0-9A-Fa-f]{1,4}){1,4}|(?::[0-9A-Fa-f]{1,4}){0,2}:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|:)|(?:[0-9A-Fa-f]{1,4}:){2}(?:(?::[0-9A-Fa-f]{1,4}){1,5}|(?::[0-9A-Fa-f]{1,4}){0,3}:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|:)|[0-9A-Fa-f]{1,4}:(?:(?::[0-9A-Fa-f]{1,4}){1,6}|(?::[0-9A-Fa-f]{1,4}){0,4}:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|:)|:(?:(?::[0-9A-Fa-f]{1,4}){1,7}|(?::[0-9A-Fa-f]{1,4}){0,5}:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|:))(?:%\S+)?"#;
+
+#[test]
+fn nested_ipv6_matches_exactly_as_the_flat_form() {
+    let contexts = [
+        "%{IPV6:ip}",
+        "^%{IPV6:ip}$",
+        "%{IPV6:ip}%{GREEDYDATA:rest}",
+        "%{IPV6:ip}:%{POSINT:port}",
+        r"\[%{IPV6:ip}\]:%{POSINT:port}",
+        "%{IPV6:ip} %{WORD:w}",
+        "%{IPV6:ip}(?:%{IPV6:more})?",
+        "%{IPV6:a}/%{INT:len}",
+        "(?:%{IPV6:a}|%{HOSTNAME:h})%{DATA:tail}$",
+    ];
+    const TOKENS: &[&str] = &[
+        "0", "1", "12", "abc", "ffff", "FFFF", "12345", "db8", "g", ":", ":", ":", "::", ".", "1",
+        "25", "255", "256", "192", "168", "0", "%eth0", "%", " ", "/", "]", "[",
+    ];
+    let mut rng = apache_lines::Rng::new(99);
+    let mut inputs: Vec<String> = [
+        "::",
+        "::1",
+        "1::",
+        "fe80::1%eth0",
+        "2001:db8::8a2e:370:7334",
+        "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:7:8:9",
+        "::ffff:192.0.2.1",
+        "1:2:3:4:5:6:1.2.3.4",
+        "1::2:3:4:5:6:7",
+        "1:2:3:4:5:6:7::",
+        "1:2:3:4:5:6::8",
+        "1::1.2.3.256",
+        ":::",
+        "1:::2",
+        "[::1]:8080",
+        "2001:db8:0:0:0:0:2:1/64",
+        "12345::",
+        "a:b:c:d:e:f:0:1%en0 x",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for _ in 0..3000 {
+        let n = 1 + rng.below(16) as usize;
+        inputs.push((0..n).map(|_| *rng.pick(TOKENS)).collect());
+    }
+    // Address-shaped text: 0 to 9 groups, `::` anywhere or nowhere, an
+    // optional dotted-quad tail and zone, then often one token changed.
+    const GROUPS: &[&str] = &["0", "1", "db8", "ffff", "ABCD", "12345", "g1"];
+    const QUADS: &[&str] = &["1.2.3.4", "192.0.2.255", "1.2.3.256", "1.2.3", "01.2.3.4"];
+    for _ in 0..6000 {
+        let groups = rng.below(10) as usize;
+        let mut parts: Vec<String> = (0..groups).map(|_| rng.pick(GROUPS).to_string()).collect();
+        if rng.below(3) == 0 {
+            parts.push(rng.pick(QUADS).to_string());
+        }
+        let mut text = parts.join(":");
+        if rng.below(3) != 0 {
+            let kept = rng.below(parts.len() as u64 + 1) as usize;
+            let at = parts[..kept].join(":").len();
+            text.insert_str(
+                at,
+                if at == 0 || at == text.len() {
+                    "::"
+                } else {
+                    ":"
+                },
+            );
+        }
+        if rng.below(5) == 0 {
+            text.push_str("%eth0");
+        }
+        match rng.below(4) {
+            0 => text.push_str(rng.pick::<&str>(&[" x", ":80", "]", "/64", ":", "::1"])),
+            1 if !text.is_empty() => {
+                let i = rng.below(text.len() as u64) as usize;
+                if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
+                    text.replace_range(i..i + 1, rng.pick::<&str>(&[":", ".", "g", "1", ""]));
+                }
+            }
+            _ => {}
+        }
+        inputs.push(text);
+    }
+    let flat = [("IPV6".to_owned(), IPV6_FLAT.to_owned())];
+    for ecs in [EcsMode::V1, EcsMode::Disabled] {
+        for expr in contexts {
+            let nested = compile(expr, ecs);
+            let flat = compile_expression(expr, ecs, &flat).unwrap();
+            assert!(flat.regex().as_str().len() > nested.regex().as_str().len());
+            let mut a = vec![UNSET_SLOT; nested.slot_count()];
+            let mut b = vec![UNSET_SLOT; flat.slot_count()];
+            for t in &inputs {
+                // Both through `regex` alone: a property of the patterns.
+                let ma = nested.search_with_regex(t, &mut a);
+                let mb = flat.search_with_regex(t, &mut b);
+                assert_eq!((ma, &a), (mb, &b), "{expr} on {t:?}");
+                same_as_regex(&nested, t);
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------ storing captures
+
+thread_local! {
+    /// Makes the filter store captures one by one (the reference rule).
+    pub(crate) static ONE_BY_ONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs the filter built from `options` on events made by `make` from
+/// each message, storing captures in one walk and one by one, and asserts
+/// the same fields, metadata, order and verdict.
+fn same_storage(options: &str, messages: &[&str], make: &dyn Fn(&str) -> Event) {
+    let f = filter(options);
+    for message in messages {
+        let run = |one_by_one: bool| {
+            ONE_BY_ONE.with(|c| c.set(one_by_one));
+            let mut e = make(message);
+            let verdict = f.process(&mut e);
+            ONE_BY_ONE.with(|c| c.set(false));
+            format!("{verdict:?} {:?} {:?}", e.fields(), e.metadata())
+        };
+        let (walk, one) = (run(false), run(true));
+        assert_eq!(walk, one, "{options} on {message:?}");
+    }
+}
+
+fn event_with(message: &str, extra: &[(&str, Value)]) -> Event {
+    let mut e = Event::from_message(message);
+    e.set_timestamp(chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap());
+    for (path, value) in extra {
+        e.set(&FieldPath::parse(path).unwrap(), value.clone());
+    }
+    e
+}
+
+#[test]
+fn storing_in_one_walk_matches_storing_one_by_one() {
+    let obj = |pairs: &[(&str, Value)]| {
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    };
+    let prior: Vec<Vec<(&str, Value)>> = vec![
+        vec![],
+        vec![("http", s("a string"))],
+        vec![("http", obj(&[("request", obj(&[("method", s("X"))]))]))],
+        vec![("[http][request]", Value::Integer(3))],
+        vec![("[source][address]", Value::Array(vec![s("a")]))],
+        vec![("url", Value::Integer(5))],
+        vec![(
+            "user_agent",
+            Value::Array(vec![obj(&[("original", s("x"))])]),
+        )],
+        vec![("timestamp", s("earlier")), ("zzz", s("last"))],
+        vec![
+            ("clientip", Value::Array(vec![])),
+            ("verb", Value::Bool(true)),
+        ],
+        vec![("arr", Value::Array(vec![s("x"), s("y")]))],
+        vec![("[@metadata][m]", s("old")), ("[@metadata][n]", obj(&[]))],
+    ];
+    let lines = apache_lines::lines(30);
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    for ecs in ["v1", "disabled"] {
+        for overwrite in ["[]", "['[http][version]', timestamp, clientip]"] {
+            let options = format!(
+                "      match: {{message: '%{{COMBINEDAPACHELOG}}'}}\n      ecs_compatibility: {ecs}\n      overwrite: {overwrite}"
+            );
+            for p in &prior {
+                same_storage(&options, &lines, &|m| event_with(m, p));
+            }
+        }
+    }
+    let exprs = [
+        // A field named twice, siblings, metadata, a numeric segment.
+        r"%{WORD:[a][b]} %{WORD:[a][b]} %{WORD:[a][c]} %{WORD:[@metadata][m]} %{WORD:[arr][0]}",
+        // A path that is also the parent of another: one by one only.
+        r"%{WORD:[a]} %{WORD:[a][b]} %{WORD:c} %{WORD:[c][d]} %{WORD:e}",
+        // Optional groups: with keep_empty_captures they store null.
+        r"%{WORD:[x][y]}(?: %{WORD:[x][z]})?(?<[x][w]>q?) %{WORD:[@metadata][n][o]}(?: %{WORD:t})?",
+    ];
+    let texts = [
+        "one two three four five",
+        "one two",
+        "one two three",
+        "alpha beta",
+    ];
+    for expr in exprs {
+        for keep in ["false", "true"] {
+            for overwrite in ["[]", "['[a][b]', '[x][z]', '[@metadata][m]', c]"] {
+                let options = format!(
+                    "      match: {{message: '{expr}'}}\n      keep_empty_captures: {keep}\n      overwrite: {overwrite}"
+                );
+                for p in &prior {
+                    same_storage(&options, &texts, &|m| event_with(m, p));
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,953 @@
+//! The capture engine: a bounded backtracker over the Thompson NFA of a
+//! compiled expression.
+//!
+//! It computes exactly what `regex`'s own capture engines compute for an
+//! anchored search (leftmost-first priority: alternatives in order, greedy
+//! repetition longest first, lazy shortest first), and, like `regex`'s
+//! bounded backtracker, never expands the same (state, position) pair
+//! twice, so a search costs at most O(states × input length): there is no
+//! catastrophic case and no timeout. What makes it faster on grok
+//! expressions, whose NFAs run to thousands of states:
+//!
+//! * The NFA is flattened into one array of small instructions, so a step
+//!   reads one cache line instead of chasing boxed transition lists.
+//! * Only states that can be reached in more than one way (two or more
+//!   incoming edges, and the start) are remembered. Any other state has a
+//!   single predecessor, so it is expanded at most as often as that
+//!   predecessor, which keeps the bound while the visited set shrinks to a
+//!   fraction of the NFA.
+//! * Each remembered state owns a row of bits over the input, cleared the
+//!   first time the row is touched in a search (an epoch per row) instead
+//!   of clearing the whole set before every search.
+//! * A branch is only entered if the next byte can start it (a 256-bit set
+//!   per branch, computed once); a branch that cannot would fail at once.
+//! * Single-character loops (`.*?`, `\S+`, `[^"]*`, `\w+`…) go over ASCII
+//!   text with a byte table: a lazy loop skips the positions where its exit
+//!   cannot start, a greedy loop records a way back only at positions where
+//!   its exit can start, and the positions passed are marked in bulk.
+//!
+//! Every shortcut only leaves out work the plain backtracker would have
+//! done and abandoned without effect, so the result does not change. The
+//! tests compare it with `regex` on the whole pattern library.
+//!
+//! The caller picks the start (see `CompiledGrok::search`): leftmost-first
+//! semantics make the anchored match at the leftmost matching position the
+//! answer of the unanchored search.
+
+use regex_automata::PatternID;
+use regex_automata::nfa::thompson::{NFA, State};
+use regex_automata::util::look::{Look, LookMatcher};
+use regex_automata::util::primitives::StateID;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Visited-set budget per search, in bytes. Longer inputs fall back to the
+/// `regex` engines (still linear).
+const VISITED_LIMIT_BYTES: usize = 8 << 20;
+
+/// No row: a state with a single way in.
+const NO_ROW: u32 = u32::MAX;
+
+/// An unset capture slot.
+pub(crate) const UNSET: usize = usize::MAX;
+
+/// A set of bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn add_range(&mut self, lo: u8, hi: u8) {
+        for b in lo..=hi {
+            self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+    }
+
+    #[inline(always)]
+    fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+    }
+}
+
+/// Where a branch can start: the bytes its first step can consume, and
+/// whether it can succeed without consuming any.
+#[derive(Debug, Clone, Copy)]
+struct Start {
+    bytes: ByteSet,
+    nullable: bool,
+}
+
+/// One flattened NFA state. Targets are state indexes.
+#[derive(Debug, Clone, Copy)]
+enum Inst {
+    /// Consume one byte in `lo..=hi`.
+    Byte {
+        lo: u8,
+        hi: u8,
+        next: u32,
+    },
+    /// Consume one byte through `ranges[from..to]`.
+    Ranges {
+        from: u32,
+        to: u32,
+    },
+    /// Consume `len` bytes, each in its range of `seq[from..from + len]`:
+    /// a chain of `Byte` states that can only be entered at its head.
+    Seq {
+        from: u32,
+        len: u32,
+        next: u32,
+    },
+    Look {
+        look: Look,
+        next: u32,
+    },
+    /// Two branches, `alt1` preferred; `start1`/`start2` index `starts`.
+    Split {
+        alt1: u32,
+        alt2: u32,
+        start1: u32,
+        start2: u32,
+    },
+    /// A single-character loop, `loops[idx]`.
+    Loop {
+        idx: u32,
+    },
+    /// Branches `alts[from..to]` in order of preference.
+    Union {
+        from: u32,
+        to: u32,
+    },
+    /// Record the position in a capture slot.
+    Save {
+        slot: u32,
+        next: u32,
+    },
+    Match,
+    Fail,
+}
+
+/// One transition of an `Inst::Ranges`.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    lo: u8,
+    hi: u8,
+    next: u32,
+}
+
+/// What a loop does with one byte.
+const STOP: u8 = 0;
+/// The body takes it and the exit cannot start on it.
+const TAKE: u8 = 1;
+/// The body takes it and the exit may start on it too.
+const BOTH: u8 = 2;
+
+/// A single-character loop `U -> body -> U` (see the module docs).
+#[derive(Debug, Clone)]
+struct Loop {
+    /// `true` when the body is the preferred branch (`*`, `+`), `false`
+    /// for lazy repetition (`*?`, `+?`).
+    greedy: bool,
+    /// The row that marks the positions the loop passes: the loop state's
+    /// own, or, when only the body has one (`x+`, entered at the body),
+    /// the body's.
+    row: u32,
+    on_body: bool,
+    /// The two branches as in the NFA (`alt1` preferred).
+    alt1: u32,
+    alt2: u32,
+    /// The exit branch.
+    exit: u32,
+    /// Per byte: `STOP`, `TAKE` or `BOTH`. Only ASCII bytes that the body
+    /// consumes straight back to the loop state are taken.
+    class: [u8; 256],
+}
+
+impl Loop {
+    /// The first position in `p..limit` whose byte is not `TAKE` (or
+    /// `limit`), eight bytes at a time while it can.
+    #[inline(always)]
+    fn skip_taken(&self, hay: &[u8], mut p: usize, limit: usize) -> usize {
+        let hay = &hay[..limit];
+        while let Some(chunk) = hay.get(p..p + 8) {
+            let mut all = true;
+            for &b in chunk {
+                all &= self.class[usize::from(b)] == TAKE;
+            }
+            if !all {
+                break;
+            }
+            p += 8;
+        }
+        while p < hay.len() && self.class[usize::from(hay[p])] == TAKE {
+            p += 1;
+        }
+        p
+    }
+}
+
+/// A compiled expression's NFA, flattened, plus the tables the search
+/// needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Engine {
+    nfa: NFA,
+    insts: Vec<Inst>,
+    /// Per state: its row in the visited set, or `NO_ROW`.
+    rows: Vec<u32>,
+    ranges: Vec<Range>,
+    /// Byte ranges of `Inst::Seq`.
+    seq: Vec<(u8, u8)>,
+    /// Union branches: (target, index into `starts`).
+    alts: Vec<(u32, u32)>,
+    starts: Vec<Start>,
+    loops: Vec<Loop>,
+    start: u32,
+    row_count: usize,
+    /// Number of capture slots (two per group, group 0 included).
+    slot_count: usize,
+}
+
+/// A backtracking step: explore a state at a position, or restore a slot.
+#[derive(Debug, Clone, Copy)]
+enum Frame {
+    Step { sid: u32, at: usize },
+    Restore { slot: u32, offset: usize },
+}
+
+/// Per-thread scratch space, reused across searches and expressions. The
+/// visited set keeps the size of the largest search the thread has run
+/// (at most `VISITED_LIMIT_BYTES`).
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<Frame>,
+    visited: Vec<u64>,
+    row_epoch: Vec<u32>,
+    epoch: u32,
+    words: usize,
+    base: usize,
+    /// States expanded plus bytes stepped over in loops, in the last
+    /// search (tests check that it grows linearly with the input).
+    #[cfg(test)]
+    work: u64,
+}
+
+impl Scratch {
+    fn setup(&mut self, rows: usize, span: usize, base: usize) {
+        #[cfg(test)]
+        {
+            self.work = 0;
+        }
+        self.stack.clear();
+        self.words = (span + 1).div_ceil(64);
+        self.base = base;
+        let need = rows * self.words;
+        if self.visited.len() < need {
+            self.visited.resize(need, 0);
+        }
+        if self.row_epoch.len() < rows {
+            self.row_epoch.resize(rows, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.row_epoch.iter_mut().for_each(|e| *e = 0);
+            self.epoch = 1;
+        }
+    }
+
+    /// The words of `row`, cleared if this search has not used it yet.
+    #[inline(always)]
+    fn row(&mut self, row: u32) -> &mut [u64] {
+        let row = row as usize;
+        let start = row * self.words;
+        let words = &mut self.visited[start..start + self.words];
+        if self.row_epoch[row] != self.epoch {
+            self.row_epoch[row] = self.epoch;
+            clear(words);
+        }
+        words
+    }
+
+    /// Marks (row, at); false if it was already marked in this search.
+    #[inline(always)]
+    fn insert(&mut self, row: u32, at: usize) -> bool {
+        let i = at - self.base;
+        let bit = 1u64 << (i % 64);
+        let r = row as usize;
+        let start = r * self.words;
+        let words = &mut self.visited[start..start + self.words];
+        if self.row_epoch[r] != self.epoch {
+            // First use of the row in this search: nothing to read.
+            self.row_epoch[r] = self.epoch;
+            clear(words);
+            words[i / 64] = bit;
+            return true;
+        }
+        let word = &mut words[i / 64];
+        if *word & bit != 0 {
+            return false;
+        }
+        *word |= bit;
+        true
+    }
+
+    /// Marks (row, p) for p in `from..=to` in order, stopping before the
+    /// first one already marked, which it returns.
+    fn insert_range(&mut self, row: u32, from: usize, to: usize) -> Option<usize> {
+        let base = self.base;
+        let words = self.row(row);
+        let (mut i, last) = (from - base, to - base);
+        while i <= last {
+            let w = i / 64;
+            let lo = i % 64;
+            let hi = if last / 64 == w { last % 64 } else { 63 };
+            let width = hi - lo + 1;
+            let mask = if width == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << width) - 1) << lo
+            };
+            let hit = words[w] & mask;
+            if hit != 0 {
+                let first = hit.trailing_zeros() as usize;
+                words[w] |= mask & ((1u64 << first) - 1);
+                return Some(base + w * 64 + first);
+            }
+            words[w] |= mask;
+            i += width;
+        }
+        None
+    }
+}
+
+/// Zeroes a row. Rows are a few words long: plain stores, where `fill(0)`
+/// would become a call to `memset` for each row.
+#[inline(always)]
+fn clear(words: &mut [u64]) {
+    let zero = std::hint::black_box(0u64);
+    for w in words {
+        *w = zero;
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Engine {
+    pub(crate) fn new(nfa: NFA) -> Engine {
+        let n = nfa.states().len();
+        let id = |s: StateID| s.as_u32();
+        // Incoming edges per state; a byte-consuming state counts once per
+        // target (one step takes one of its transitions), branches of a
+        // union each count.
+        let mut incoming = vec![0u32; n];
+        for state in nfa.states() {
+            for t in successors(state) {
+                incoming[t.as_usize()] += 1;
+            }
+        }
+        let start = nfa.start_anchored();
+        incoming[start.as_usize()] += 2;
+        let mut rows = vec![NO_ROW; n];
+        let mut row_count = 0u32;
+        for (i, &count) in incoming.iter().enumerate() {
+            if count != 1 {
+                rows[i] = row_count;
+                row_count += 1;
+            }
+        }
+
+        let mut starts = Starts::new(&nfa);
+        let mut insts = Vec::with_capacity(n);
+        let mut ranges = Vec::new();
+        let mut alts = Vec::new();
+        let mut loops = Vec::new();
+        let push_ranges = |ranges: &mut Vec<Range>, it: &mut dyn Iterator<Item = Range>| {
+            let from = ranges.len() as u32;
+            ranges.extend(it);
+            Inst::Ranges {
+                from,
+                to: ranges.len() as u32,
+            }
+        };
+        for (i, state) in nfa.states().iter().enumerate() {
+            let inst = match state {
+                State::ByteRange { trans } => Inst::Byte {
+                    lo: trans.start,
+                    hi: trans.end,
+                    next: id(trans.next),
+                },
+                State::Sparse(s) => push_ranges(
+                    &mut ranges,
+                    &mut s.transitions.iter().map(|t| Range {
+                        lo: t.start,
+                        hi: t.end,
+                        next: id(t.next),
+                    }),
+                ),
+                State::Dense(d) => {
+                    // Runs of bytes with the same target become ranges.
+                    let mut runs: Vec<Range> = Vec::new();
+                    for (b, &next) in d.transitions.iter().enumerate() {
+                        if next == StateID::ZERO {
+                            continue;
+                        }
+                        match runs.last_mut() {
+                            Some(r) if r.next == id(next) && usize::from(r.hi) + 1 == b => {
+                                r.hi = b as u8
+                            }
+                            _ => runs.push(Range {
+                                lo: b as u8,
+                                hi: b as u8,
+                                next: id(next),
+                            }),
+                        }
+                    }
+                    push_ranges(&mut ranges, &mut runs.into_iter())
+                }
+                State::Look { look, next } => Inst::Look {
+                    look: *look,
+                    next: id(*next),
+                },
+                State::Union { alternates } => {
+                    let from = alts.len() as u32;
+                    for &a in alternates.iter() {
+                        alts.push((id(a), starts.index_of(a)));
+                    }
+                    Inst::Union {
+                        from,
+                        to: alts.len() as u32,
+                    }
+                }
+                State::BinaryUnion { alt1, alt2 } => {
+                    let me = StateID::new(i).expect("state ids fit");
+                    let body = |alt| body_mask(&nfa, alt, me);
+                    let found = match (body(*alt1), body(*alt2)) {
+                        (Some(mask), None) => Some((true, mask, *alt1, *alt2)),
+                        (None, Some(mask)) => Some((false, mask, *alt2, *alt1)),
+                        _ => None,
+                    };
+                    let lp = found.and_then(|(greedy, mask, body, exit)| {
+                        let (row, on_body) = if rows[i] != NO_ROW {
+                            (rows[i], false)
+                        } else if rows[body.as_usize()] != NO_ROW {
+                            (rows[body.as_usize()], true)
+                        } else {
+                            return None;
+                        };
+                        let exit_start = starts.of(exit);
+                        if !greedy && exit_start.nullable {
+                            // A lazy loop whose exit may match empty
+                            // never skips anything.
+                            return None;
+                        }
+                        let mut class = [STOP; 256];
+                        for (b, c) in class.iter_mut().enumerate().take(128) {
+                            if mask & (1u128 << b) != 0 {
+                                *c = if exit_start.nullable || exit_start.bytes.contains(b as u8) {
+                                    BOTH
+                                } else {
+                                    TAKE
+                                };
+                            }
+                        }
+                        Some(Loop {
+                            greedy,
+                            row,
+                            on_body,
+                            alt1: id(*alt1),
+                            alt2: id(*alt2),
+                            exit: id(exit),
+                            class,
+                        })
+                    });
+                    match lp {
+                        Some(lp) => {
+                            loops.push(lp);
+                            Inst::Loop {
+                                idx: loops.len() as u32 - 1,
+                            }
+                        }
+                        None => Inst::Split {
+                            alt1: id(*alt1),
+                            alt2: id(*alt2),
+                            start1: starts.index_of(*alt1),
+                            start2: starts.index_of(*alt2),
+                        },
+                    }
+                }
+                State::Capture { next, slot, .. } => Inst::Save {
+                    slot: slot.as_u32(),
+                    next: id(*next),
+                },
+                State::Fail => Inst::Fail,
+                State::Match { .. } => Inst::Match,
+            };
+            insts.push(inst);
+        }
+        // Chains of single-byte steps whose inner states have one way in
+        // run as one instruction.
+        let mut seq = Vec::new();
+        for i in 0..insts.len() {
+            let Inst::Byte { lo, hi, mut next } = insts[i] else {
+                continue;
+            };
+            let from = seq.len();
+            seq.push((lo, hi));
+            while rows[next as usize] == NO_ROW
+                && let Inst::Byte {
+                    lo,
+                    hi,
+                    next: after,
+                } = insts[next as usize]
+                && next as usize != i
+            {
+                seq.push((lo, hi));
+                next = after;
+            }
+            let len = seq.len() - from;
+            if len < 2 {
+                seq.truncate(from);
+                continue;
+            }
+            insts[i] = Inst::Seq {
+                from: from as u32,
+                len: len as u32,
+                next,
+            };
+        }
+        let starts = starts.list;
+        let slot_count = nfa.group_info().slot_len();
+        Engine {
+            nfa,
+            insts,
+            rows,
+            ranges,
+            seq,
+            alts,
+            starts,
+            loops,
+            start: id(start),
+            row_count: row_count as usize,
+            slot_count,
+        }
+    }
+
+    /// The NFA's capture group index of a named group.
+    pub(crate) fn group_index(&self, name: &str) -> Option<usize> {
+        self.nfa.group_info().to_index(PatternID::ZERO, name)
+    }
+
+    /// Slots a search fills: two per group, group 0 (the whole match) first.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slot_count
+    }
+
+    /// Whether a search starting at `at` fits the visited-set budget.
+    pub(crate) fn fits(&self, text: &str, at: usize) -> bool {
+        let words = (text.len() - at + 1).div_ceil(64);
+        self.row_count.saturating_mul(words).saturating_mul(8) <= VISITED_LIMIT_BYTES
+    }
+
+    /// The work of the last search on this thread (see `Scratch::work`).
+    #[cfg(test)]
+    pub(crate) fn last_work() -> u64 {
+        SCRATCH.with(|c| c.borrow().work)
+    }
+
+    /// Anchored search at `at` over the rest of `text`: the highest-priority
+    /// match starting there, its group offsets written to `slots` (length
+    /// [`Engine::slot_count`]; unset groups get `UNSET`). The caller checks
+    /// [`Engine::fits`] first.
+    pub(crate) fn search_at(&self, text: &str, at: usize, slots: &mut [usize]) -> bool {
+        slots.iter_mut().for_each(|s| *s = UNSET);
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.run(&mut scratch, text.as_bytes(), at, slots),
+            // Only reachable if a search ever ran inside another one.
+            Err(_) => self.run(&mut Scratch::default(), text.as_bytes(), at, slots),
+        })
+    }
+
+    fn run(&self, c: &mut Scratch, hay: &[u8], at: usize, slots: &mut [usize]) -> bool {
+        c.setup(self.row_count, hay.len() - at, at);
+        let look = self.nfa.look_matcher();
+        c.stack.push(Frame::Step {
+            sid: self.start,
+            at,
+        });
+        while let Some(frame) = c.stack.pop() {
+            match frame {
+                Frame::Step { sid, at } => {
+                    if self.step(c, look, hay, sid, at, slots) {
+                        return true;
+                    }
+                }
+                Frame::Restore { slot, offset } => slots[slot as usize] = offset,
+            }
+        }
+        false
+    }
+
+    /// Whether the branch described by `starts[start]` can begin at `at`.
+    #[inline(always)]
+    fn can_start(&self, start: u32, hay: &[u8], at: usize) -> bool {
+        let s = &self.starts[start as usize];
+        s.nullable || (at < hay.len() && s.bytes.contains(hay[at]))
+    }
+
+    /// Follows one path from (sid, at), pushing the branches it passes.
+    #[inline(always)]
+    fn step(
+        &self,
+        c: &mut Scratch,
+        look: &LookMatcher,
+        hay: &[u8],
+        mut sid: u32,
+        mut at: usize,
+        slots: &mut [usize],
+    ) -> bool {
+        let end = hay.len();
+        loop {
+            #[cfg(test)]
+            {
+                c.work += 1;
+            }
+            let row = self.rows[sid as usize];
+            if row != NO_ROW && !c.insert(row, at) {
+                return false;
+            }
+            match self.insts[sid as usize] {
+                Inst::Byte { lo, hi, next } => {
+                    if at >= end || hay[at] < lo || hay[at] > hi {
+                        return false;
+                    }
+                    sid = next;
+                    at += 1;
+                }
+                Inst::Ranges { from, to } => {
+                    if at >= end {
+                        return false;
+                    }
+                    let b = hay[at];
+                    let mut found = None;
+                    for r in &self.ranges[from as usize..to as usize] {
+                        if b < r.lo {
+                            break;
+                        }
+                        if b <= r.hi {
+                            found = Some(r.next);
+                            break;
+                        }
+                    }
+                    match found {
+                        Some(next) => sid = next,
+                        None => return false,
+                    }
+                    at += 1;
+                }
+                Inst::Seq { from, len, next } => {
+                    let len = len as usize;
+                    if end - at < len {
+                        return false;
+                    }
+                    let want = &self.seq[from as usize..from as usize + len];
+                    for (&b, &(lo, hi)) in hay[at..at + len].iter().zip(want) {
+                        if b < lo || b > hi {
+                            return false;
+                        }
+                    }
+                    sid = next;
+                    at += len;
+                }
+                Inst::Look { look: l, next } => {
+                    if !look.matches(l, hay, at) {
+                        return false;
+                    }
+                    sid = next;
+                }
+                Inst::Split {
+                    alt1,
+                    alt2,
+                    start1,
+                    start2,
+                } => {
+                    let ok1 = self.can_start(start1, hay, at);
+                    if self.can_start(start2, hay, at) {
+                        if !ok1 {
+                            sid = alt2;
+                            continue;
+                        }
+                        c.stack.push(Frame::Step { sid: alt2, at });
+                    } else if !ok1 {
+                        return false;
+                    }
+                    sid = alt1;
+                }
+                Inst::Loop { idx } => match self.run_loop(c, hay, idx, at) {
+                    Some((next, pos)) => {
+                        sid = next;
+                        at = pos;
+                    }
+                    None => return false,
+                },
+                Inst::Union { from, to } => {
+                    let branches = &self.alts[from as usize..to as usize];
+                    let Some(first) = branches
+                        .iter()
+                        .position(|&(_, start)| self.can_start(start, hay, at))
+                    else {
+                        return false;
+                    };
+                    for &(target, start) in branches[first + 1..].iter().rev() {
+                        if self.can_start(start, hay, at) {
+                            c.stack.push(Frame::Step { sid: target, at });
+                        }
+                    }
+                    sid = branches[first].0;
+                }
+                Inst::Save { slot, next } => {
+                    if let Some(s) = slots.get_mut(slot as usize) {
+                        c.stack.push(Frame::Restore { slot, offset: *s });
+                        *s = at;
+                    }
+                    sid = next;
+                }
+                Inst::Fail => return false,
+                Inst::Match => return true,
+            }
+        }
+    }
+
+    /// Runs loop `idx` entered at `at` (its own position already marked):
+    /// goes over the bytes the plain backtracker would step through one by
+    /// one, then continues as the plain split would at the first byte that
+    /// needs a real choice. Returns the state and position to continue
+    /// with, or `None` if this path ends (a position already explored).
+    #[inline(always)]
+    fn run_loop(&self, c: &mut Scratch, hay: &[u8], idx: u32, at: usize) -> Option<(u32, usize)> {
+        let lp = &self.loops[idx as usize];
+        let end = hay.len();
+        // The positions marked when the run goes from `p` to `q`: the loop
+        // state's (p, q] (its own position is marked on entry), or the
+        // body's [p, q) (the plain split below marks it at the stop).
+        let marked = |p: usize, q: usize| {
+            if lp.on_body { (p, q - 1) } else { (p + 1, q) }
+        };
+        let mark = c.stack.len();
+        let mut p = at;
+        // Stretches of at most 64 bytes, each marked before the next is
+        // read, so that a run into positions explored before stops within
+        // one stretch of them: every position is passed once per search.
+        loop {
+            let limit = (p + 64).min(end);
+            let q = if lp.greedy {
+                // The exit is tried last, from the longest run back: record
+                // it at the positions where it can start.
+                let mut q = lp.skip_taken(hay, p, limit);
+                while q < limit {
+                    match lp.class[usize::from(hay[q])] {
+                        STOP => break,
+                        BOTH => c.stack.push(Frame::Step {
+                            sid: lp.exit,
+                            at: q,
+                        }),
+                        _ => {}
+                    }
+                    q += 1;
+                }
+                q
+            } else {
+                // The exit is tried first at each position: skip those
+                // where it cannot start.
+                lp.skip_taken(hay, p, limit)
+            };
+            #[cfg(test)]
+            {
+                c.work += (q - p) as u64;
+            }
+            if q > p {
+                let (from, to) = marked(p, q);
+                if let Some(seen) = c.insert_range(lp.row, from, to) {
+                    // Arrived at an explored position: the path ends there,
+                    // with the ways back recorded before it (at the loop
+                    // state, the exit is recorded before the body is
+                    // entered).
+                    let keep = c.stack[mark..]
+                        .iter()
+                        .take_while(|f| match f {
+                            Frame::Step { at, .. } => *at < seen || (lp.on_body && *at == seen),
+                            Frame::Restore { .. } => false,
+                        })
+                        .count();
+                    c.stack.truncate(mark + keep);
+                    return None;
+                }
+            }
+            p = q;
+            if q < limit || q == end {
+                break;
+            }
+        }
+        // The plain split at `p`.
+        c.stack.push(Frame::Step {
+            sid: lp.alt2,
+            at: p,
+        });
+        Some((lp.alt1, p))
+    }
+}
+
+/// The states a state leads to (a target reached by several byte ranges
+/// counts once).
+fn successors(state: &State) -> Vec<StateID> {
+    let mut out: Vec<StateID> = Vec::new();
+    match state {
+        State::ByteRange { trans } => out.push(trans.next),
+        State::Sparse(s) => {
+            for t in s.transitions.iter() {
+                if !out.contains(&t.next) {
+                    out.push(t.next);
+                }
+            }
+        }
+        State::Dense(d) => {
+            for &t in d.transitions.iter() {
+                if t != StateID::ZERO && !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+        State::Look { next, .. } | State::Capture { next, .. } => out.push(*next),
+        State::Union { alternates } => out.extend(alternates.iter().copied()),
+        State::BinaryUnion { alt1, alt2 } => {
+            out.push(*alt1);
+            out.push(*alt2);
+        }
+        State::Fail | State::Match { .. } => {}
+    }
+    out
+}
+
+/// The ASCII bytes on which the loop body starting at `body` takes one
+/// byte straight back to the loop state `to`, with no other way to go:
+/// the body's first steps (through branches only) reach exactly one
+/// transition on that byte, and it leads to `to`. `None` if there is no
+/// such byte, or if the body's first steps pass a capture or an assertion
+/// or can reach a match.
+fn body_mask(nfa: &NFA, body: StateID, to: StateID) -> Option<u128> {
+    let mut consumers: Vec<StateID> = Vec::new();
+    let mut seen: Vec<StateID> = Vec::new();
+    let mut todo = vec![body];
+    while let Some(sid) = todo.pop() {
+        if seen.contains(&sid) {
+            continue;
+        }
+        seen.push(sid);
+        match nfa.state(sid) {
+            State::ByteRange { .. } | State::Sparse(_) | State::Dense(_) => consumers.push(sid),
+            State::Union { alternates } => todo.extend(alternates.iter().copied()),
+            State::BinaryUnion { alt1, alt2 } => {
+                todo.push(*alt1);
+                todo.push(*alt2);
+            }
+            State::Fail => {}
+            State::Look { .. } | State::Capture { .. } | State::Match { .. } => return None,
+        }
+        if seen.len() > 64 {
+            return None;
+        }
+    }
+    let step = |sid: StateID, b: u8| -> Option<StateID> {
+        match nfa.state(sid) {
+            State::ByteRange { trans } => trans.matches_byte(b).then_some(trans.next),
+            State::Sparse(s) => s.matches_byte(b),
+            State::Dense(d) => d.matches_byte(b),
+            _ => None,
+        }
+    };
+    let mut mask = 0u128;
+    for b in 0..128u8 {
+        let mut targets = consumers.iter().filter_map(|&c| step(c, b));
+        if let (Some(next), None) = (targets.next(), targets.next())
+            && next == to
+        {
+            mask |= 1 << b;
+        }
+    }
+    (mask != 0).then_some(mask)
+}
+
+/// Computes where branches can start (see [`Start`]), reusing its
+/// scratch space across calls.
+struct Starts<'a> {
+    nfa: &'a NFA,
+    seen: Vec<u32>,
+    stamp: u32,
+    todo: Vec<StateID>,
+    index: HashMap<([u64; 4], bool), u32>,
+    list: Vec<Start>,
+}
+
+impl<'a> Starts<'a> {
+    fn new(nfa: &'a NFA) -> Self {
+        Starts {
+            nfa,
+            seen: vec![0; nfa.states().len()],
+            stamp: 0,
+            todo: Vec::new(),
+            index: HashMap::new(),
+            list: Vec::new(),
+        }
+    }
+
+    /// The bytes that can be consumed first from `from` (following
+    /// non-consuming states, assertions taken as passing), and whether a
+    /// match can be reached without consuming anything.
+    fn of(&mut self, from: StateID) -> Start {
+        let mut bytes = ByteSet::default();
+        let mut nullable = false;
+        self.stamp += 1;
+        self.todo.clear();
+        self.todo.push(from);
+        while let Some(sid) = self.todo.pop() {
+            if std::mem::replace(&mut self.seen[sid.as_usize()], self.stamp) == self.stamp {
+                continue;
+            }
+            match self.nfa.state(sid) {
+                State::ByteRange { trans } => bytes.add_range(trans.start, trans.end),
+                State::Sparse(s) => s
+                    .transitions
+                    .iter()
+                    .for_each(|t| bytes.add_range(t.start, t.end)),
+                State::Dense(d) => {
+                    for (b, &next) in d.transitions.iter().enumerate() {
+                        if next != StateID::ZERO {
+                            bytes.add_range(b as u8, b as u8);
+                        }
+                    }
+                }
+                State::Look { next, .. } | State::Capture { next, .. } => self.todo.push(*next),
+                State::Union { alternates } => self.todo.extend(alternates.iter().copied()),
+                State::BinaryUnion { alt1, alt2 } => {
+                    self.todo.push(*alt1);
+                    self.todo.push(*alt2);
+                }
+                State::Fail => {}
+                State::Match { .. } => nullable = true,
+            }
+        }
+        Start { bytes, nullable }
+    }
+
+    /// [`Starts::of`], stored once: its index in the table.
+    fn index_of(&mut self, from: StateID) -> u32 {
+        let s = self.of(from);
+        let list = &mut self.list;
+        *self
+            .index
+            .entry((s.bytes.0, s.nullable))
+            .or_insert_with(|| {
+                list.push(s);
+                list.len() as u32 - 1
+            })
+    }
+}

@@ -1,0 +1,213 @@
+//! Storing the captures of one match into an event.
+//!
+//! The rule is applied capture by capture, in group order (see the module
+//! docs of `grok`): without `overwrite`, a new field is set, a string turns
+//! into an array of both, an array is appended to, anything else is kept;
+//! with `overwrite`, the field is replaced. Done literally, that walks the
+//! path from the root for every capture, twice (look up, then set), and an
+//! ECS expression puts five or six captures under `http` alone.
+//!
+//! The paths of an expression are therefore arranged once, at compile
+//! time, into a tree, and the captures of a match are stored in one walk:
+//! each object on the way is looked up once, and an object that does not
+//! exist yet is built whole, at its final size, with one insert per key.
+//! The result is the same as capture by capture, because every map receives
+//! its keys in the order in which the captures first reach it, the values
+//! of one field are merged in capture order, and captures into different
+//! keys of a map never interact. Where a value that is not an object sits
+//! on the way (a string, or an array that a numeric segment indexes), the
+//! captures below it are left to the capture-by-capture rule afterwards:
+//! they only change that value in place.
+
+use super::compile::CaptureSpec;
+use crate::event::{FieldPath, Map, Root, Value};
+use indexmap::map::Entry;
+
+/// The capture paths of an expression as a tree.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    fields: Vec<Node>,
+    metadata: Vec<Node>,
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    key: String,
+    /// Captures into exactly this path, in group order.
+    leaf: Vec<usize>,
+    children: Vec<Node>,
+    /// Every capture at or below this node, in group order.
+    under: Vec<usize>,
+}
+
+impl Node {
+    fn has_value(&self, values: &[Option<Value>]) -> bool {
+        self.under.iter().any(|&i| values[i].is_some())
+    }
+}
+
+impl Tree {
+    /// `None` when a path is also the parent of another (the order of the
+    /// two would matter) or names `[@metadata]` as a whole.
+    pub(crate) fn build(specs: &[CaptureSpec]) -> Option<Tree> {
+        let mut tree = Tree {
+            fields: Vec::new(),
+            metadata: Vec::new(),
+        };
+        for (i, spec) in specs.iter().enumerate() {
+            let segments = spec.path.segments();
+            if segments.is_empty() {
+                return None;
+            }
+            let mut level = match spec.path.root() {
+                Root::Fields => &mut tree.fields,
+                Root::Metadata => &mut tree.metadata,
+            };
+            for (depth, seg) in segments.iter().enumerate() {
+                let at = match level.iter().position(|n| &n.key == seg) {
+                    Some(p) => p,
+                    None => {
+                        level.push(Node {
+                            key: seg.clone(),
+                            leaf: Vec::new(),
+                            children: Vec::new(),
+                            under: Vec::new(),
+                        });
+                        level.len() - 1
+                    }
+                };
+                let node = &mut level[at];
+                node.under.push(i);
+                if depth + 1 == segments.len() {
+                    node.leaf.push(i);
+                }
+                level = &mut node.children;
+            }
+        }
+        fn distinct(nodes: &[Node]) -> bool {
+            nodes
+                .iter()
+                .all(|n| (n.leaf.is_empty() || n.children.is_empty()) && distinct(&n.children))
+        }
+        (distinct(&tree.fields) && distinct(&tree.metadata)).then_some(tree)
+    }
+
+    /// Whether any capture goes under `[@metadata]`.
+    pub(crate) fn has_metadata(&self) -> bool {
+        !self.metadata.is_empty()
+    }
+
+    /// Stores `values` (one per capture, `None` where nothing is stored)
+    /// that go under `root`, whose map is `map`. Captures that meet a value
+    /// other than an object on the way are left in `values` and their
+    /// indexes pushed to `deferred`, for the capture-by-capture rule.
+    pub(crate) fn apply(
+        &self,
+        root: Root,
+        map: &mut Map,
+        values: &mut [Option<Value>],
+        overwrite: &dyn Fn(usize) -> bool,
+        deferred: &mut Vec<usize>,
+    ) {
+        let nodes = match root {
+            Root::Fields => &self.fields,
+            Root::Metadata => &self.metadata,
+        };
+        apply_nodes(map, nodes, values, overwrite, deferred);
+    }
+}
+
+fn apply_nodes(
+    map: &mut Map,
+    nodes: &[Node],
+    values: &mut [Option<Value>],
+    overwrite: &dyn Fn(usize) -> bool,
+    deferred: &mut Vec<usize>,
+) {
+    for node in nodes {
+        if !node.has_value(values) {
+            continue;
+        }
+        // One hash per key: the entry API takes the key by value, which a
+        // new key needs anyway; captures rarely go into existing fields.
+        if node.children.is_empty() {
+            for &i in &node.leaf {
+                if let Some(value) = values[i].take() {
+                    match map.entry(node.key.clone()) {
+                        Entry::Occupied(o) if overwrite(i) => *o.into_mut() = value,
+                        Entry::Occupied(o) => merge(o.into_mut(), value),
+                        Entry::Vacant(v) => {
+                            v.insert(value);
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        match map.entry(node.key.clone()) {
+            Entry::Occupied(o) => match o.into_mut() {
+                Value::Object(inner) => {
+                    apply_nodes(inner, &node.children, values, overwrite, deferred)
+                }
+                _ => deferred.extend(node.under.iter().filter(|&&i| values[i].is_some())),
+            },
+            Entry::Vacant(v) => {
+                v.insert(Value::Object(build(&node.children, values, overwrite)));
+            }
+        }
+    }
+}
+
+/// A new object holding the captures below `nodes`, at its final size.
+fn build(nodes: &[Node], values: &mut [Option<Value>], overwrite: &dyn Fn(usize) -> bool) -> Map {
+    let count = nodes.iter().filter(|n| n.has_value(values)).count();
+    let mut map = Map::with_capacity(count);
+    for node in nodes {
+        if !node.has_value(values) {
+            continue;
+        }
+        let value = if node.children.is_empty() {
+            // What the rule leaves in a field that did not exist: the first
+            // value, then each later one merged in (or replacing it).
+            let mut acc: Option<Value> = None;
+            for &i in &node.leaf {
+                if let Some(value) = values[i].take() {
+                    acc = Some(match acc {
+                        Some(_) if overwrite(i) => value,
+                        Some(mut old) => {
+                            merge(&mut old, value);
+                            old
+                        }
+                        None => value,
+                    });
+                }
+            }
+            match acc {
+                Some(v) => v,
+                None => continue,
+            }
+        } else {
+            Value::Object(build(&node.children, values, overwrite))
+        };
+        map.insert(node.key.clone(), value);
+    }
+    map
+}
+
+/// The grok rule for a field that already holds something: a string turns
+/// into an array of both, an array is appended to, anything else is kept.
+pub(crate) fn merge(slot: &mut Value, value: Value) {
+    match slot {
+        Value::Array(items) => items.push(value),
+        Value::String(_) => {
+            let old = std::mem::take(slot);
+            *slot = Value::Array(vec![old, value]);
+        }
+        _ => {}
+    }
+}
+
+/// Whether `path` is in `list` (usually empty).
+pub(crate) fn listed(list: &[FieldPath], path: &FieldPath) -> bool {
+    !list.is_empty() && list.contains(path)
+}

@@ -4,6 +4,7 @@
 //! of a bulk request, a line of a file), with no intermediate tree. Decoding
 //! builds `Value`s directly from the parser, again with no intermediate tree.
 
+use super::map::Key;
 use super::value::{Map, Value};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -227,10 +228,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Float(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+        Ok(Value::String(v.into()))
     }
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+        Ok(Value::String(v.into()))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
@@ -241,7 +242,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::with_capacity(access.size_hint().unwrap_or(0));
-        while let Some((k, v)) = access.next_entry::<String, Value>()? {
+        while let Some(k) = access.next_key_seed(KeySeed)? {
+            let v = access.next_value::<Value>()?;
             map.insert(k, v);
         }
         Ok(Value::Object(map))
@@ -250,7 +252,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
 impl serde::Serialize for Value {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
+        use serde::ser::SerializeSeq;
         match self {
             Value::Null => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
@@ -269,14 +271,64 @@ impl serde::Serialize for Value {
                 }
                 seq.end()
             }
-            Value::Object(map) => {
-                let mut m = s.serialize_map(Some(map.len()))?;
-                for (k, v) in map {
-                    m.serialize_entry(k, v)?;
+            Value::Object(map) => map.serialize(s),
+        }
+    }
+}
+
+/// Reads an object key straight into a [`Key`]: no `String` in between
+/// when the key is short or borrowed from the input.
+struct KeySeed;
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+        Ok(Key::from(v))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Key, E> {
+        Ok(Key::from(v))
+    }
+}
+
+impl serde::Serialize for Map {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self {
+            m.serialize_entry(k.as_str(), v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Map {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor;
+        impl<'de> Visitor<'de> for MapVisitor {
+            type Value = Map;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Map, A::Error> {
+                let mut map = Map::with_capacity(access.size_hint().unwrap_or(0));
+                while let Some(k) = access.next_key_seed(KeySeed)? {
+                    let v = access.next_value::<Value>()?;
+                    map.insert(k, v);
                 }
-                m.end()
+                Ok(map)
             }
         }
+        deserializer.deserialize_map(MapVisitor)
     }
 }
 

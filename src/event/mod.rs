@@ -6,9 +6,11 @@
 //! read time, replaced by a filter that parses the source's own time.
 
 pub mod json;
+pub mod map;
 mod path;
 mod value;
 
+pub use map::Key;
 pub use path::{FieldPath, PathError, Root};
 pub use value::{Map, Value};
 
@@ -38,7 +40,7 @@ impl Event {
     /// An event with only `@timestamp`, set to now.
     pub fn new() -> Self {
         let mut fields = Map::with_capacity(8);
-        fields.insert(TIMESTAMP.to_owned(), Value::Timestamp(Utc::now()));
+        fields.insert(TIMESTAMP, Value::Timestamp(Utc::now()));
         Event {
             fields,
             metadata: Map::new(),
@@ -46,10 +48,9 @@ impl Event {
     }
 
     /// An event whose `message` is `text`, stamped now.
-    pub fn from_message(text: impl Into<String>) -> Self {
+    pub fn from_message(text: impl Into<Key>) -> Self {
         let mut e = Self::new();
-        e.fields
-            .insert(MESSAGE.to_owned(), Value::String(text.into()));
+        e.fields.insert(MESSAGE, Value::String(text.into()));
         e
     }
 
@@ -79,16 +80,14 @@ impl Event {
         };
         match parsed {
             Ok(t) => {
-                self.fields
-                    .insert(TIMESTAMP.to_owned(), Value::Timestamp(t));
+                self.fields.insert(TIMESTAMP, Value::Timestamp(t));
             }
             Err(bad) => {
                 if let Some(bad) = bad {
                     self.metadata
-                        .insert("invalid_timestamp".to_owned(), Value::String(bad));
+                        .insert("invalid_timestamp", Value::String(bad));
                 }
-                self.fields
-                    .insert(TIMESTAMP.to_owned(), Value::Timestamp(Utc::now()));
+                self.fields.insert(TIMESTAMP, Value::Timestamp(Utc::now()));
             }
         }
     }
@@ -120,8 +119,7 @@ impl Event {
     }
 
     pub fn set_timestamp(&mut self, t: DateTime<Utc>) {
-        self.fields
-            .insert(TIMESTAMP.to_owned(), Value::Timestamp(t));
+        self.fields.insert(TIMESTAMP, Value::Timestamp(t));
     }
 
     fn root(&self, path: &FieldPath) -> &Map {
@@ -238,7 +236,7 @@ impl Event {
     pub fn add_tag(&mut self, tag: &str) {
         let slot = self
             .fields
-            .entry(TAGS.to_owned())
+            .entry(TAGS)
             .or_insert_with(|| Value::Array(Vec::new()));
         if !matches!(slot, Value::Array(_)) {
             let old = std::mem::take(slot);
@@ -251,7 +249,7 @@ impl Event {
         if let Value::Array(tags) = slot
             && !tags.iter().any(|t| t.as_str() == Some(tag))
         {
-            tags.push(Value::String(tag.to_owned()));
+            tags.push(Value::String(tag.into()));
         }
     }
 

@@ -5,6 +5,7 @@
 //! outputs never serialise. A bare name containing dots is split on the dots;
 //! to name a key that itself contains a dot, use brackets: `[log.level]`.
 
+use super::map::Key;
 use std::fmt;
 
 /// Where a path starts: the event's fields or its metadata.
@@ -18,7 +19,7 @@ pub enum Root {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldPath {
     root: Root,
-    segments: Box<[String]>,
+    segments: Box<[Key]>,
 }
 
 /// Why a field reference could not be parsed.
@@ -39,7 +40,7 @@ impl FieldPath {
         if text.is_empty() {
             return Err(PathError::Empty);
         }
-        let mut segments: Vec<String> = Vec::new();
+        let mut segments: Vec<Key> = Vec::new();
         if text.starts_with('[') {
             let mut rest = text;
             while !rest.is_empty() {
@@ -53,7 +54,7 @@ impl FieldPath {
                 if name.is_empty() || name.contains('[') {
                     return Err(PathError::EmptySegment(text.to_owned()));
                 }
-                segments.push(name.to_owned());
+                segments.push(Key::from(name));
                 rest = &inner[close + 1..];
             }
         } else {
@@ -64,7 +65,7 @@ impl FieldPath {
                 if part.is_empty() {
                     return Err(PathError::EmptySegment(text.to_owned()));
                 }
-                segments.push(part.to_owned());
+                segments.push(Key::from(part));
             }
         }
         let root = if segments[0] == "@metadata" {
@@ -83,7 +84,7 @@ impl FieldPath {
     pub fn key(name: &str) -> Self {
         FieldPath {
             root: Root::Fields,
-            segments: vec![name.to_owned()].into_boxed_slice(),
+            segments: vec![Key::from(name)].into_boxed_slice(),
         }
     }
 
@@ -97,7 +98,7 @@ impl FieldPath {
     }
 
     /// The keys below the root, outermost first. Empty for `[@metadata]`.
-    pub fn segments(&self) -> &[String] {
+    pub fn segments(&self) -> &[Key] {
         &self.segments
     }
 }

@@ -5,11 +5,8 @@
 //! formatted (index names, sprintf) without being re-parsed from text.
 
 use chrono::{DateTime, Utc};
-use indexmap::IndexMap;
 
-/// An insertion-ordered object. Order is kept so that serialised events read
-/// the way their sources wrote them.
-pub type Map = IndexMap<String, Value>;
+pub use super::map::Map;
 
 /// One field's value.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -20,7 +17,7 @@ pub enum Value {
     Bool(bool),
     Integer(i64),
     Float(f64),
-    String(String),
+    String(super::map::Key),
     Array(Vec<Value>),
     Object(Map),
     /// A point in time, serialised as RFC 3339 in UTC.
@@ -130,13 +127,13 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::String(s.to_owned())
+        Value::String(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
-        Value::String(s)
+        Value::String(s.into())
     }
 }
 
@@ -185,7 +182,7 @@ impl From<serde_json::Value> for Value {
                 Some(i) => Value::Integer(i),
                 None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::String(s.into()),
             serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
             serde_json::Value::Object(o) => {
                 Value::Object(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect())

@@ -52,10 +52,10 @@ impl CompiledDecorations {
                 continue;
             };
             match event.get_mut(&path) {
-                Some(Value::Array(items)) => items.push(Value::String(value)),
+                Some(Value::Array(items)) => items.push(Value::String(value.into())),
                 Some(existing) => {
                     let old = std::mem::take(existing);
-                    *existing = Value::Array(vec![old, Value::String(value)]);
+                    *existing = Value::Array(vec![old, Value::String(value.into())]);
                 }
                 None => event.set(&path, value),
             }

@@ -314,7 +314,7 @@ fn in_operator(input: &str) -> PResult<'_, bool> {
 
 fn operand(input: &str) -> PResult<'_, Operand> {
     alt((
-        string.map(|s| Operand::Literal(Value::String(s))),
+        string.map(|s| Operand::Literal(Value::String(s.into()))),
         number.map(Operand::Literal),
         list.map(|items| Operand::Literal(Value::Array(items))),
         selector.map(Operand::Field),
@@ -413,7 +413,7 @@ fn list(input: &str) -> PResult<'_, Vec<Value>> {
 }
 
 fn list_item(input: &str) -> PResult<'_, Value> {
-    alt((string.map(Value::String), number)).parse(input)
+    alt((string.map(|s| Value::String(s.into())), number)).parse(input)
 }
 
 /// A field reference: one or more `[name]` segments.

@@ -223,7 +223,7 @@ impl Filter for DissectFilter {
         for m in &self.mappings {
             let text = match event.get(&m.source) {
                 None => continue,
-                Some(Value::String(s)) => s.clone(),
+                Some(Value::String(s)) => s.to_string(),
                 Some(v @ (Value::Integer(_) | Value::Float(_) | Value::Bool(_))) => v.to_text(),
                 Some(v @ Value::Timestamp(_)) => v.to_text(),
                 Some(_) => {

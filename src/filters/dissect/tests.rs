@@ -90,7 +90,12 @@ fn skip_and_append() {
         get(&e, "msg"),
         Some(&s("connect from camomile.cloud9.net[168.100.1.3]"))
     );
-    assert_eq!(e.fields().len(), 7, "{:?}", e.fields().keys());
+    assert_eq!(
+        e.fields().len(),
+        7,
+        "{:?}",
+        e.fields().keys().collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -215,7 +215,7 @@ pub struct FingerprintFilter {
 fn sorted(value: &Value) -> Value {
     match value {
         Value::Object(m) => {
-            let mut pairs: Vec<(&String, &Value)> = m.iter().collect();
+            let mut pairs: Vec<(&crate::event::Key, &Value)> = m.iter().collect();
             pairs.sort_by(|a, b| a.0.cmp(b.0));
             Value::Object(
                 pairs
@@ -259,8 +259,9 @@ impl Compute {
     }
 
     fn of_text(&self, data: &str) -> Option<Value> {
-        let encode =
-            |bytes: &[u8], b64: bool| Value::String(if b64 { base64(bytes) } else { hex(bytes) });
+        let encode = |bytes: &[u8], b64: bool| {
+            Value::String(if b64 { base64(bytes) } else { hex(bytes) }.into())
+        };
         match self {
             Compute::Digest {
                 digest,
@@ -282,7 +283,7 @@ impl Compute {
                     u32::MAX << (32 - bits)
                 };
                 Some(Value::String(
-                    Ipv4Addr::from(u32::from(ip) & mask).to_string(),
+                    Ipv4Addr::from(u32::from(ip) & mask).to_string().into(),
                 ))
             }
         }
@@ -307,7 +308,7 @@ impl FingerprintFilter {
                 }
             }
             Mode::AllFields => {
-                let mut fields: Vec<(&String, &Value)> = event.fields().iter().collect();
+                let mut fields: Vec<(&crate::event::Key, &Value)> = event.fields().iter().collect();
                 fields.sort_by(|a, b| a.0.cmp(b.0));
                 for (name, value) in fields {
                     push(name, Some(value));

@@ -326,9 +326,7 @@ fn merge_into_map(map: &mut Map, path: &FieldPath, value: Value) {
 }
 
 fn object_slot<'a>(map: &'a mut Map, key: &str) -> &'a mut Map {
-    let slot = map
-        .entry(key.to_owned())
-        .or_insert_with(|| Value::Object(Map::new()));
+    let slot = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
     if !matches!(slot, Value::Object(_)) {
         *slot = Value::Object(Map::new());
     }
@@ -343,7 +341,7 @@ fn object_slot<'a>(map: &'a mut Map, key: &str) -> &'a mut Map {
 /// leading decimal number.
 pub(crate) fn convert(text: &str, conversion: Conversion) -> Value {
     match conversion {
-        Conversion::Text => Value::String(text.to_owned()),
+        Conversion::Text => Value::String(text.into()),
         Conversion::Int => {
             let t = text.trim_start();
             let b = t.as_bytes();

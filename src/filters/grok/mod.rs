@@ -455,8 +455,8 @@ impl GrokFilter {
 /// value back untouched.
 fn store_one(
     map: &mut Map,
-    parents: &[String],
-    last: &String,
+    parents: &[crate::event::Key],
+    last: &crate::event::Key,
     value: Value,
     overwrite: bool,
 ) -> Result<(), Value> {

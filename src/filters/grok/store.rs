@@ -20,8 +20,8 @@
 //! they only change that value in place.
 
 use super::compile::CaptureSpec;
+use crate::event::map::Entry;
 use crate::event::{FieldPath, Map, Root, Value};
-use indexmap::map::Entry;
 
 /// The capture paths of an expression as a tree.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ pub(crate) struct Tree {
 
 #[derive(Debug, Clone)]
 struct Node {
-    key: String,
+    key: crate::event::Key,
     /// Captures into exactly this path, in group order.
     leaf: Vec<usize>,
     children: Vec<Node>,
@@ -64,7 +64,7 @@ impl Tree {
                 Root::Metadata => &mut tree.metadata,
             };
             for (depth, seg) in segments.iter().enumerate() {
-                let at = match level.iter().position(|n| &n.key == seg) {
+                let at = match level.iter().position(|n| n.key == *seg) {
                     Some(p) => p,
                     None => {
                         level.push(Node {

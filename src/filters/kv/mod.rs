@@ -308,7 +308,7 @@ pub fn build(c: &ComponentConfig, _ctx: &BuildContext) -> Result<Box<dyn Filter>
     let defaults = config
         .default_keys
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| (k.clone(), Value::String(v.into())))
         .collect();
     Ok(Box::new(KvFilter {
         source,
@@ -417,7 +417,7 @@ impl KvFilter {
                 self.remove_char_value.as_ref(),
                 self.transform_value,
             );
-            let mut value = Value::String(text_value);
+            let mut value = Value::String(text_value.into());
             if !self.allow_duplicate_values {
                 let seen = match kv.get(&key) {
                     Some(Value::Array(items)) => items.contains(&value),

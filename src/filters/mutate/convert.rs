@@ -72,7 +72,7 @@ fn convert_scalar(value: &Value, to: Conversion) -> Result<Option<Value>, Conver
         Conversion::Float => to_float(value, false).map(Some),
         Conversion::FloatEu => to_float(value, true).map(Some),
         Conversion::Boolean => Ok(to_boolean(value)),
-        Conversion::String => Ok(Some(Value::String(text(value)))),
+        Conversion::String => Ok(Some(Value::String(text(value).into()))),
     }
 }
 
@@ -375,8 +375,8 @@ mod tests {
     #[test]
     fn ruby_inspect_text() {
         let mut m = crate::event::Map::new();
-        m.insert("k".into(), Value::from("v\"q"));
-        m.insert("n".into(), Value::Null);
+        m.insert("k", Value::from("v\"q"));
+        m.insert("n", Value::Null);
         let v = Value::Array(vec![Value::from("a"), Value::Integer(1), Value::Object(m)]);
         assert_eq!(text(&v), r#"["a", 1, {"k"=>"v\"q", "n"=>nil}]"#);
     }

@@ -352,11 +352,11 @@ pub struct MutateFilter {
 /// Applies `f` to a string field or to the strings of a list field.
 fn map_strings(event: &mut Event, path: &FieldPath, f: impl Fn(&str) -> String) {
     match event.get_mut(path) {
-        Some(Value::String(s)) => *s = f(s),
+        Some(Value::String(s)) => *s = f(s).into(),
         Some(Value::Array(items)) => {
             for item in items {
                 if let Value::String(s) = item {
-                    *s = f(s);
+                    *s = f(s).into();
                 }
             }
         }

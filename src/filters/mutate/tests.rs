@@ -332,9 +332,9 @@ fn merge_lists_strings_and_objects() {
     assert_eq!(get(&e, "s"), Some(&list(&["x", "y"])));
     assert_eq!(get(&e, "a"), Some(&list(&["p", "y"])));
     let mut want = Map::new();
-    want.insert("k".into(), Value::Integer(2));
-    want.insert("j".into(), Value::Integer(1));
-    want.insert("m".into(), Value::Integer(3));
+    want.insert("k", Value::Integer(2));
+    want.insert("j", Value::Integer(1));
+    want.insert("m", Value::Integer(3));
     assert_eq!(get(&e, "o"), Some(&Value::Object(want)));
     assert_eq!(
         get(&e, "bad"),

@@ -2,7 +2,7 @@
 //! in order once delivered, keep the client alive meanwhile.
 
 use crate::delivery::Status;
-use crate::event::{Event, FieldPath, MESSAGE, Map, Value, json};
+use crate::event::{Event, FieldPath, Key, MESSAGE, Map, Value, json};
 use crate::lumberjack::{DecodeError, Decoder, Frame, Limits, Payload, encode_ack};
 use crate::observe::Metrics;
 use crate::outputs::elasticsearch::doc_id::{self, Hasher128};
@@ -361,7 +361,7 @@ async fn ack_windows<W: AsyncWrite + Unpin>(
 /// Filebeat reads again (its own registry lost) has a new `@timestamp`
 /// and thus a new id; identical payloads — a client that sends no
 /// timestamp nor offset — share one id and would be written once.
-fn event_id(map: &Map) -> Option<String> {
+fn event_id(map: &Map) -> Option<Key> {
     if let Some(Value::Object(meta)) = map.get("@metadata")
         && meta.contains_key(doc_id::METADATA_KEY)
     {
@@ -398,13 +398,13 @@ fn to_event(payload: Payload, peer: &Peer) -> Event {
         Payload::KeyValue(pairs) => {
             let mut map = Map::with_capacity(pairs.len() + 1);
             for (k, v) in pairs {
-                map.insert(k, Value::String(v));
+                map.insert(k, Value::String(v.into()));
             }
             let id = event_id(&map);
             if !map.contains_key(MESSAGE)
                 && let Some(line) = map.get("line").cloned()
             {
-                map.insert(MESSAGE.to_owned(), line);
+                map.insert(MESSAGE, line);
             }
             (Event::from_map(map), id)
         }
@@ -413,17 +413,28 @@ fn to_event(payload: Payload, peer: &Peer) -> Event {
     if let Some(id) = id
         && !meta.contains_key(doc_id::METADATA_KEY)
     {
-        meta.insert(doc_id::METADATA_KEY.to_owned(), Value::String(id));
+        meta.insert(doc_id::METADATA_KEY, Value::String(id));
     }
-    meta.insert("ip_address".to_owned(), Value::String(peer.ip.clone()));
+    meta.insert(
+        "ip_address".to_owned(),
+        Value::String(peer.ip.as_str().into()),
+    );
     if let Some(id) = &peer.identity {
         let mut tls = Map::new();
-        tls.insert("subject".to_owned(), Value::String(id.subject.clone()));
+        tls.insert(
+            "subject".to_owned(),
+            Value::String(id.subject.as_str().into()),
+        );
         tls.insert(
             "sans".to_owned(),
-            Value::Array(id.sans.iter().map(|s| Value::String(s.clone())).collect()),
+            Value::Array(
+                id.sans
+                    .iter()
+                    .map(|s| Value::String(s.as_str().into()))
+                    .collect(),
+            ),
         );
-        meta.insert("tls_peer".to_owned(), Value::Object(tls));
+        meta.insert("tls_peer", Value::Object(tls));
     }
     event
 }

@@ -6,7 +6,7 @@
 use super::config::{FileConfig, JsonLinesConfig};
 use super::identity::{FINGERPRINT_BYTES, FileKey, Fingerprint};
 use super::lines::Line;
-use crate::event::{Event, FieldPath, MESSAGE, Map, TIMESTAMP, Value, json};
+use crate::event::{Event, FieldPath, Key, MESSAGE, Map, TIMESTAMP, Value, json};
 use crate::outputs::elasticsearch::doc_id::{self, Hasher128};
 use chrono::{DateTime, Utc};
 
@@ -48,7 +48,7 @@ impl FileIdentity {
     }
 
     /// The document id of `line`.
-    pub fn line_id(&self, line: &Line) -> String {
+    pub fn line_id(&self, line: &Line) -> Key {
         let mut h = Hasher128::new(0);
         h.write_field(b"file");
         h.write_u64(self.key.dev);
@@ -82,10 +82,10 @@ impl FileIdentity {
 }
 
 /// Sets `[@metadata][_id]` unless it is already there.
-pub fn set_id(event: &mut Event, id: String) {
+pub fn set_id(event: &mut Event, id: Key) {
     let meta = event.metadata_mut();
     if !meta.contains_key(doc_id::METADATA_KEY) {
-        meta.insert(doc_id::METADATA_KEY.to_owned(), Value::String(id));
+        meta.insert(doc_id::METADATA_KEY, Value::String(id));
     }
 }
 
@@ -124,7 +124,7 @@ impl EventShape {
             None => None,
         };
         Ok(EventShape {
-            host: Value::String(host_name()),
+            host: Value::String(host_name().into()),
             fields: c
                 .fields
                 .iter()
@@ -139,19 +139,19 @@ impl EventShape {
     /// The event for one line of `path`, read at `now`.
     pub fn event(&self, line: Line, path: &str, now: DateTime<Utc>) -> Event {
         let mut fields = Map::with_capacity(8);
-        fields.insert(TIMESTAMP.to_owned(), Value::Timestamp(now));
+        fields.insert(TIMESTAMP, Value::Timestamp(now));
         let mut file = Map::with_capacity(1);
-        file.insert("path".to_owned(), Value::String(path.to_owned()));
+        file.insert("path", Value::String(path.into()));
         let mut log = Map::with_capacity(2);
-        log.insert("file".to_owned(), Value::Object(file));
-        log.insert("offset".to_owned(), Value::Integer(line.start as i64));
-        fields.insert("log".to_owned(), Value::Object(log));
+        log.insert("file", Value::Object(file));
+        log.insert("offset", Value::Integer(line.start as i64));
+        fields.insert("log", Value::Object(log));
         let mut host = Map::with_capacity(1);
-        host.insert("name".to_owned(), self.host.clone());
-        fields.insert("host".to_owned(), Value::Object(host));
+        host.insert("name", self.host.clone());
+        fields.insert("host", Value::Object(host));
         let mut input = Map::with_capacity(1);
-        input.insert("type".to_owned(), Value::from("file"));
-        fields.insert("input".to_owned(), Value::Object(input));
+        input.insert("type", Value::from("file"));
+        fields.insert("input", Value::Object(input));
         if !self.fields.is_empty() {
             if self.fields_under_root {
                 for (k, v) in &self.fields {
@@ -169,7 +169,7 @@ impl EventShape {
             tags.push(Value::from("_truncated"));
         }
         if !tags.is_empty() {
-            fields.insert("tags".to_owned(), Value::Array(tags));
+            fields.insert("tags", Value::Array(tags));
         }
         let mut event = Event::from_map(fields);
         match &self.json {

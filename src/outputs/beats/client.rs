@@ -99,7 +99,7 @@ pub fn encode_event(e: &Event) -> Vec<u8> {
         ("type", "_doc"),
         ("version", env!("CARGO_PKG_VERSION")),
     ] {
-        meta.entry(k.to_owned())
+        meta.entry(k)
             .or_insert_with(|| crate::event::Value::from(v));
     }
     let mut out = Vec::with_capacity(256);

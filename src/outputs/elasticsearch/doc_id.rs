@@ -13,7 +13,7 @@
 //! field with length prefixes so that field boundaries are unambiguous.
 //! Ids are its 16 bytes in base64url without padding: 22 characters.
 
-use crate::event::{Map, Value};
+use crate::event::{Key, Map, Value};
 
 /// The metadata key the output reads for `document_id: auto`.
 pub const METADATA_KEY: &str = "_id";
@@ -132,7 +132,7 @@ impl Hasher128 {
     }
 
     /// The hash as a document id (see [`encode`]).
-    pub fn finish_id(&self) -> String {
+    pub fn finish_id(&self) -> Key {
         encode(self.finish())
     }
 }
@@ -150,9 +150,11 @@ const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 
 /// A 128-bit hash as 22 characters of base64url (its 16 little-endian
 /// bytes, no padding).
-pub fn encode(hash: u128) -> String {
+/// Short enough to be stored inline, without an allocation.
+pub fn encode(hash: u128) -> Key {
     let bytes = hash.to_le_bytes();
-    let mut out = String::with_capacity(22);
+    let mut out = [0u8; 22];
+    let mut at = 0;
     for chunk in bytes.chunks(3) {
         let mut n = 0u32;
         for (i, b) in chunk.iter().enumerate() {
@@ -160,10 +162,11 @@ pub fn encode(hash: u128) -> String {
         }
         let chars = chunk.len() + 1;
         for i in 0..chars {
-            out.push(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            out[at] = BASE64URL[((n >> (18 - 6 * i)) & 63) as usize];
+            at += 1;
         }
     }
-    out
+    Key::from(std::str::from_utf8(&out).expect("base64url is ASCII"))
 }
 
 /// Feeds a decoded JSON value so that the result does not depend on the

@@ -1,0 +1,494 @@
+//! The object type of events: an insertion-ordered map from short keys to
+//! values.
+//!
+//! Events are built and dropped millions of times a second, and most of
+//! their objects are tiny (`log`, `file`, `host`, `input` hold one or two
+//! keys; a top level rarely more than a dozen). A general hash map costs
+//! two allocations per object (entries and table) plus hashing every key;
+//! here an object is one vector of entries searched linearly, and a hash
+//! index over it is built only once an object grows past
+//! [`INDEXED_FROM`] keys, so a large decoded JSON object still finds its
+//! keys in constant time. Keys are [`Key`]s, stored inline up to 24 bytes,
+//! so field names cost no allocation at all.
+//!
+//! Iteration follows insertion order; replacing a value keeps its place;
+//! removal keeps the order of the others. Equality ignores order, as two
+//! JSON objects with the same members are the same object.
+
+use super::value::Value;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
+
+/// A field name: inline up to 24 bytes, a static string without copying
+/// (`Key::const_new`), else on the heap.
+pub type Key = compact_str::CompactString;
+
+/// Objects with more keys than this get a hash index.
+pub const INDEXED_FROM: usize = 12;
+
+/// Insertion-ordered object (see the module docs).
+#[derive(Clone, Default)]
+pub struct Map {
+    entries: Vec<(Key, Value)>,
+    /// Positions in `entries`, by key hash; only for large objects.
+    index: Option<Box<HashTable<u32>>>,
+}
+
+/// One hasher per process, seeded at random, so that keys chosen by a
+/// sender cannot be made to collide on purpose.
+fn hash_key(key: &str) -> u64 {
+    static STATE: OnceLock<std::hash::RandomState> = OnceLock::new();
+    STATE.get_or_init(std::hash::RandomState::new).hash_one(key)
+}
+
+impl Map {
+    pub const fn new() -> Self {
+        Map {
+            entries: Vec::new(),
+            index: None,
+        }
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        Map {
+            entries: Vec::with_capacity(n),
+            index: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.index = None;
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
+    /// The position of `key`.
+    pub fn get_index_of(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            None => self.entries.iter().position(|(k, _)| k.as_str() == key),
+            Some(table) => table
+                .find(hash_key(key), |&i| {
+                    self.entries[i as usize].0.as_str() == key
+                })
+                .map(|&i| i as usize),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.get_index_of(key).map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.get_index_of(key).map(|i| &mut self.entries[i].1)
+    }
+
+    pub fn get_key_value(&self, key: &str) -> Option<(&Key, &Value)> {
+        self.get_index_of(key).map(|i| {
+            let (k, v) = &self.entries[i];
+            (k, v)
+        })
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get_index_of(key).is_some()
+    }
+
+    pub fn get_index(&self, i: usize) -> Option<(&Key, &Value)> {
+        self.entries.get(i).map(|(k, v)| (k, v))
+    }
+
+    pub fn first(&self) -> Option<(&Key, &Value)> {
+        self.get_index(0)
+    }
+
+    pub fn last(&self) -> Option<(&Key, &Value)> {
+        self.entries.last().map(|(k, v)| (k, v))
+    }
+
+    /// Sets `key` to `value`: in place if present (returning the old
+    /// value), else at the end.
+    pub fn insert(&mut self, key: impl Into<Key>, value: Value) -> Option<Value> {
+        let key = key.into();
+        match self.get_index_of(&key) {
+            Some(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            None => {
+                self.push_new(key, value);
+                None
+            }
+        }
+    }
+
+    /// Appends a key known to be absent; returns its position.
+    fn push_new(&mut self, key: Key, value: Value) -> usize {
+        let i = self.entries.len();
+        let hash = self.index.as_ref().map(|_| hash_key(&key));
+        self.entries.push((key, value));
+        match (&mut self.index, hash) {
+            (Some(table), Some(hash)) => {
+                let entries = &self.entries;
+                table.insert_unique(hash, i as u32, |&j| hash_key(&entries[j as usize].0));
+            }
+            _ if self.entries.len() > INDEXED_FROM => self.rebuild_index(),
+            _ => {}
+        }
+        i
+    }
+
+    fn rebuild_index(&mut self) {
+        if self.entries.len() <= INDEXED_FROM {
+            self.index = None;
+            return;
+        }
+        let mut table = HashTable::with_capacity(self.entries.len());
+        for (i, (k, _)) in self.entries.iter().enumerate() {
+            let entries = &self.entries;
+            table.insert_unique(hash_key(k), i as u32, |&j| hash_key(&entries[j as usize].0));
+        }
+        self.index = Some(Box::new(table));
+    }
+
+    /// Removes `key`, keeping the order of the other keys.
+    pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
+        self.shift_remove_entry(key).map(|(_, v)| v)
+    }
+
+    pub fn shift_remove_entry(&mut self, key: &str) -> Option<(Key, Value)> {
+        let i = self.get_index_of(key)?;
+        let removed = self.entries.remove(i);
+        if self.index.is_some() {
+            self.rebuild_index();
+        }
+        Some(removed)
+    }
+
+    /// The same as [`Map::shift_remove`]: order is always kept.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.shift_remove(key)
+    }
+
+    pub fn entry(&mut self, key: impl Into<Key>) -> Entry<'_> {
+        let key = key.into();
+        match self.get_index_of(&key) {
+            Some(index) => Entry::Occupied(OccupiedEntry { map: self, index }),
+            None => Entry::Vacant(VacantEntry { map: self, key }),
+        }
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut Value) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain_mut(|(k, v)| keep(k, v));
+        if self.index.is_some() && self.entries.len() != before {
+            self.rebuild_index();
+        }
+    }
+
+    pub fn sort_keys(&mut self) {
+        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
+        if self.index.is_some() {
+            self.rebuild_index();
+        }
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(self.entries.iter())
+    }
+
+    pub fn iter_mut(&mut self) -> IterMut<'_> {
+        IterMut(self.entries.iter_mut())
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Key> + ExactSizeIterator {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+}
+
+/// A place in a [`Map`] for one key, present or not.
+pub enum Entry<'a> {
+    Occupied(OccupiedEntry<'a>),
+    Vacant(VacantEntry<'a>),
+}
+
+pub struct OccupiedEntry<'a> {
+    map: &'a mut Map,
+    index: usize,
+}
+
+pub struct VacantEntry<'a> {
+    map: &'a mut Map,
+    key: Key,
+}
+
+impl<'a> Entry<'a> {
+    pub fn key(&self) -> &str {
+        match self {
+            Entry::Occupied(o) => o.key(),
+            Entry::Vacant(v) => &v.key,
+        }
+    }
+
+    pub fn or_insert(self, value: Value) -> &'a mut Value {
+        self.or_insert_with(|| value)
+    }
+
+    pub fn or_insert_with(self, make: impl FnOnce() -> Value) -> &'a mut Value {
+        match self {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert(make()),
+        }
+    }
+
+    pub fn or_default(self) -> &'a mut Value {
+        self.or_insert_with(Value::default)
+    }
+}
+
+impl<'a> OccupiedEntry<'a> {
+    pub fn key(&self) -> &str {
+        &self.map.entries[self.index].0
+    }
+
+    pub fn get(&self) -> &Value {
+        &self.map.entries[self.index].1
+    }
+
+    pub fn get_mut(&mut self) -> &mut Value {
+        &mut self.map.entries[self.index].1
+    }
+
+    pub fn into_mut(self) -> &'a mut Value {
+        &mut self.map.entries[self.index].1
+    }
+
+    /// Replaces the value, returning the old one.
+    pub fn insert(&mut self, value: Value) -> Value {
+        std::mem::replace(self.get_mut(), value)
+    }
+}
+
+impl<'a> VacantEntry<'a> {
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn insert(self, value: Value) -> &'a mut Value {
+        let i = self.map.push_new(self.key, value);
+        &mut self.map.entries[i].1
+    }
+}
+
+pub struct Iter<'a>(std::slice::Iter<'a, (Key, Value)>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Key, &'a Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k, v))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(k, v)| (k, v))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+pub struct IterMut<'a>(std::slice::IterMut<'a, (Key, Value)>);
+
+impl<'a> Iterator for IterMut<'a> {
+    type Item = (&'a Key, &'a mut Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (&*k, v))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for IterMut<'_> {}
+
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a Key, &'a Value);
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Map {
+    type Item = (&'a Key, &'a mut Value);
+    type IntoIter = IterMut<'a>;
+    fn into_iter(self) -> IterMut<'a> {
+        self.iter_mut()
+    }
+}
+
+impl IntoIterator for Map {
+    type Item = (Key, Value);
+    type IntoIter = std::vec::IntoIter<(Key, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<K: Into<Key>> FromIterator<(K, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Self {
+        let mut map = Map::new();
+        map.extend(iter);
+        map
+    }
+}
+
+impl<K: Into<Key>> Extend<(K, Value)> for Map {
+    fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.reserve(iter.size_hint().0);
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<K: Into<Key>, const N: usize> From<[(K, Value); N]> for Map {
+    fn from(items: [(K, Value); N]) -> Self {
+        items.into_iter().collect()
+    }
+}
+
+impl PartialEq for Map {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(k, v)| other.get(k).is_some_and(|w| v == w))
+    }
+}
+
+impl std::fmt::Debug for Map {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl std::ops::Index<&str> for Map {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no key {key:?} in the object"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(m: &Map) -> Vec<&str> {
+        m.keys().map(|k| k.as_str()).collect()
+    }
+
+    #[test]
+    fn order_is_insertion_order_and_replacing_keeps_the_place() {
+        let mut m = Map::new();
+        m.insert("b", Value::Integer(1));
+        m.insert("a", Value::Integer(2));
+        assert_eq!(m.insert("b", Value::Integer(3)), Some(Value::Integer(1)));
+        assert_eq!(keys(&m), ["b", "a"]);
+        assert_eq!(m.get("b"), Some(&Value::Integer(3)));
+    }
+
+    #[test]
+    fn small_and_indexed_maps_agree_through_inserts_and_removals() {
+        // Against a plain model, across the size where the index appears
+        // and disappears.
+        let mut m = Map::new();
+        let mut model: Vec<(String, i64)> = Vec::new();
+        for round in 0..3 {
+            for i in 0..40i64 {
+                let k = format!("key-{}", (i * 7 + round) % 31);
+                m.insert(k.as_str(), Value::Integer(i));
+                match model.iter_mut().find(|(mk, _)| *mk == k) {
+                    Some(slot) => slot.1 = i,
+                    None => model.push((k, i)),
+                }
+            }
+            for i in (0..31).step_by(3 + round as usize) {
+                let k = format!("key-{i}");
+                let expected = model
+                    .iter()
+                    .position(|(mk, _)| *mk == k)
+                    .map(|p| model.remove(p).1);
+                assert_eq!(m.shift_remove(&k), expected.map(Value::Integer));
+            }
+            assert_eq!(m.len(), model.len());
+            assert_eq!(
+                keys(&m),
+                model.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>()
+            );
+            for (k, v) in &model {
+                assert_eq!(m.get(k), Some(&Value::Integer(*v)), "{k}");
+            }
+            assert!(!m.contains_key("absent"));
+        }
+        m.retain(|k, _| k.ends_with('1'));
+        assert!(m.iter().all(|(k, _)| k.ends_with('1')));
+        assert_eq!(
+            m.get("key-11").is_some(),
+            model.iter().any(|(k, _)| k == "key-11")
+        );
+    }
+
+    #[test]
+    fn entries_insert_once_and_find_existing() {
+        let mut m = Map::new();
+        *m.entry("n").or_insert(Value::Integer(0)) = Value::Integer(5);
+        match m.entry("n") {
+            Entry::Occupied(o) => assert_eq!(o.get(), &Value::Integer(5)),
+            Entry::Vacant(_) => panic!("present"),
+        }
+        for i in 0..20 {
+            m.entry(format!("k{i}")).or_default();
+        }
+        assert_eq!(m.len(), 21);
+        assert_eq!(m.get_index_of("k19"), Some(20));
+    }
+
+    #[test]
+    fn equality_ignores_order() {
+        let a: Map = [("x", Value::Integer(1)), ("y", Value::Null)].into();
+        let b: Map = [("y", Value::Null), ("x", Value::Integer(1))].into();
+        let c: Map = [("y", Value::Null), ("x", Value::Integer(2))].into();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn objects_stay_small() {
+        assert!(std::mem::size_of::<Map>() <= 32);
+        assert!(std::mem::size_of::<Value>() <= 40);
+    }
+}

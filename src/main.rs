@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use ganymede::commands;
-use ganymede::filters::grok::EcsMode;
+use ganymede::filters::grok::{DEFAULT_TIMEOUT_MILLIS, EcsMode, RegexEngine};
 use ganymede::observe::logging::{self, LogFormat};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,6 +93,13 @@ enum Command {
         /// An extra pattern; may be repeated. Wins over the library and files.
         #[arg(long = "pattern-definition", value_name = "NAME=REGEX", value_parser = commands::grok::parse_definition)]
         pattern_definition: Vec<(String, String)>,
+        /// `backtracking` lets lookaround and backreferences run, each search
+        /// bounded (as the filter's `regex_engine`).
+        #[arg(long = "regex-engine", value_name = "ENGINE", default_value = "linear", value_parser = commands::grok::parse_engine)]
+        regex_engine: RegexEngine,
+        /// Bound of one backtracking search (as the filter's `timeout_millis`).
+        #[arg(long = "timeout-millis", value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MILLIS)]
+        timeout_millis: u64,
         /// The grok expression, e.g. '%{COMBINEDAPACHELOG}'.
         expression: String,
     },
@@ -211,6 +218,8 @@ fn main() -> ExitCode {
             ecs,
             patterns_dir,
             pattern_definition,
+            regex_engine,
+            timeout_millis,
             expression,
         } => {
             let opts = commands::grok::GrokOptions {
@@ -218,6 +227,8 @@ fn main() -> ExitCode {
                 ecs,
                 patterns_dirs: patterns_dir,
                 definitions: pattern_definition,
+                regex_engine,
+                timeout_millis,
             };
             commands::grok::grok(
                 &opts,

@@ -105,6 +105,99 @@ fn check_lists_every_error_with_position_and_suggestion() {
 }
 
 #[test]
+fn check_names_grok_expressions_on_the_backtracking_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = "name: quotes\ninputs:\n  - generator: {lines: [x]}\nfilters:\n  - grok:\n      id: parse-quoted\n      match:\n        message:\n          - '%{WORD:w}'\n          - '(?<q>[\"''])%{DATA:text}\\k<q>'\n      regex_engine: backtracking\n      timeout_millis: 500\noutputs:\n  - console: {}\n";
+    let file = write(dir.path(), "quotes.yml", pipeline);
+    let out = ganymede()
+        .args(["check", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = file.display();
+    let expected = [
+        "quotes: ok (1 input, 1 filter, 1 output)".to_owned(),
+        format!(
+            "  {f}:10:13: `filters[0].grok.match.message[1]` (id `parse-quoted`): `(?<q>[\"'])%{{DATA:text}}\\k<q>` runs on the backtracking engine (named backreference `\\k` at column 23 of the expression); each search stops after 500000 steps"
+        ),
+    ];
+    for want in &expected {
+        assert!(
+            stdout.contains(want.as_str()),
+            "missing {want:?} in:\n{stdout}"
+        );
+    }
+    assert_eq!(stdout.lines().count(), 2, "only that expression:\n{stdout}");
+
+    // Without the option, the same file does not load, and the error says
+    // where and what to set.
+    let refused = write(
+        dir.path(),
+        "refused.yml",
+        &pipeline.replace("      regex_engine: backtracking\n", ""),
+    );
+    let out = ganymede()
+        .args(["check", "-c"])
+        .arg(&refused)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r = refused.display();
+    for want in [
+        format!(
+            "{r}:10:13: `filters[0].grok.match.message[1]`: named backreference `\\k` at column 23 of the expression"
+        ),
+        "set `regex_engine: backtracking`".to_owned(),
+    ] {
+        assert!(stderr.contains(&want), "missing {want:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_grok_search_that_reaches_its_bound_tags_the_event_and_the_pipeline_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("{}!", "a".repeat(64));
+    let file = write(
+        dir.path(),
+        "bound.yml",
+        &format!(
+            "name: bound\ninputs:\n  - generator: {{lines: ['{long}', 'two words'], count: 1}}\nfilters:\n  - grok:\n      match: {{message: '^(?<w>\\w+\\s?(?=\\w|\\s|$))*$'}}\n      regex_engine: backtracking\n      timeout_millis: 10\n      add_tag: [parsed]\noutputs:\n  - console: {{}}\n"
+        ),
+    );
+    let out = ganymede()
+        .args(["run", "--once", "--http", "off", "-c"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let timed_out = events
+        .iter()
+        .find(|e| e["message"] == long.as_str())
+        .unwrap();
+    assert_eq!(timed_out["tags"], serde_json::json!(["_groktimeout"]));
+    assert!(timed_out.get("w").is_none());
+    let parsed = events.iter().find(|e| e["message"] == "two words").unwrap();
+    assert_eq!(parsed["w"], "words");
+    assert_eq!(parsed["tags"], serde_json::json!(["parsed"]));
+    assert!(stderr.contains("reached its bound"), "{stderr}");
+}
+
+#[test]
 fn an_invalid_file_never_starts_a_partial_pipeline() {
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("out.ndjson");

@@ -181,3 +181,19 @@ fn a_bad_expression_exits_1_naming_the_pattern_and_column() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn lookaround_runs_with_the_backtracking_engine() {
+    let expr = r#"(?<q>["'])%{DATA:text}\k<q>(?= %{INT})"#;
+    let out = grok(&[expr], "'a' 1\n");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("set `regex_engine: backtracking`"), "{err}");
+
+    let v = captures(
+        &["--regex-engine", "backtracking", expr],
+        "say 'it\"s' 42\n\"x\" y\n",
+    );
+    assert_eq!(v[0], serde_json::json!({"q": "'", "text": "it\"s"}));
+    assert_eq!(v[1], serde_json::Value::Null);
+}

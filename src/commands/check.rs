@@ -7,7 +7,8 @@ use crate::topology::{BuildOptions, Registry};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Prints one line per valid pipeline, or every error. Returns the exit code.
+/// Prints one line per valid pipeline, each followed by its filters'
+/// notices (indented), or every error. Returns the exit code.
 pub fn check(
     paths: &[PathBuf],
     registry: &Registry,
@@ -24,6 +25,9 @@ pub fn check(
         Ok((_, pipelines)) => {
             for p in &pipelines {
                 let _ = writeln!(out, "{}", p.summary());
+                for n in p.notices() {
+                    let _ = writeln!(out, "  {n}");
+                }
             }
             0
         }

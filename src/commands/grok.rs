@@ -1,10 +1,13 @@
 //! `ganymede grok`: a grok debugger. Compiles one expression the way the
 //! `grok` filter does and prints, for each line of standard input, the
 //! fields it captures as one JSON line (`null` when the line does not
-//! match).
+//! match, or when a backtracking search reaches its bound, which is also
+//! said on standard error).
 
 use crate::event::json;
-use crate::filters::grok::{CompiledGrok, EcsMode, compile_expression};
+use crate::filters::grok::{
+    CompileOptions, CompiledGrok, EcsMode, RegexEngine, backtrack_steps, compile_expression_with,
+};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -17,6 +20,22 @@ pub struct GrokOptions {
     pub patterns_dirs: Vec<PathBuf>,
     /// `NAME=REGEX` definitions; they win over the library and the files.
     pub definitions: Vec<(String, String)>,
+    /// As the filter's `regex_engine`.
+    pub regex_engine: RegexEngine,
+    /// As the filter's `timeout_millis`: the bound of one backtracking
+    /// search.
+    pub timeout_millis: u64,
+}
+
+/// Reads `--regex-engine`: `linear` or `backtracking`.
+pub fn parse_engine(text: &str) -> Result<RegexEngine, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "linear" => Ok(RegexEngine::Linear),
+        "backtracking" => Ok(RegexEngine::Backtracking),
+        other => Err(format!(
+            "unknown regex engine `{other}`; expected `linear` or `backtracking`"
+        )),
+    }
 }
 
 /// Reads `--ecs`: `v1` (or `v8`) for ECS field names, `disabled` for the
@@ -111,16 +130,24 @@ pub fn compile(opts: &GrokOptions) -> Result<CompiledGrok, String> {
         extra.extend(read_patterns_dir(dir)?);
     }
     extra.extend(opts.definitions.iter().cloned());
-    compile_expression(&opts.expression, opts.ecs, &extra).map_err(|e| e.to_string())
+    let options = CompileOptions {
+        backtrack_limit: (opts.regex_engine == RegexEngine::Backtracking)
+            .then(|| backtrack_steps(opts.timeout_millis.max(1))),
+        ..CompileOptions::default()
+    };
+    compile_expression_with(&opts.expression, opts.ecs, &extra, options).map_err(|e| e.to_string())
 }
 
 /// Appends the JSON line for one input line: the captures, or `null`.
-pub fn capture_line(grok: &CompiledGrok, line: &str, out: &mut Vec<u8>) {
-    match grok.capture(line) {
-        Some(fields) => json::write_map(out, &fields),
-        None => out.extend_from_slice(b"null"),
+/// Returns `false` if a backtracking search reached its bound.
+pub fn capture_line(grok: &CompiledGrok, line: &str, out: &mut Vec<u8>) -> bool {
+    let captured = grok.try_capture(line);
+    match &captured {
+        Ok(Some(fields)) => json::write_map(out, fields),
+        Ok(None) | Err(_) => out.extend_from_slice(b"null"),
     }
     out.push(b'\n');
+    captured.is_ok()
 }
 
 /// Runs the debugger over `input`. Returns the exit code: 0, or 1 when
@@ -140,7 +167,9 @@ pub fn grok(
     };
     let mut raw = Vec::new();
     let mut line_out = Vec::new();
+    let mut number = 0u64;
     loop {
+        number += 1;
         raw.clear();
         match input.read_until(b'\n', &mut raw) {
             Ok(0) => return 0,
@@ -158,7 +187,13 @@ pub fn grok(
         }
         let line = String::from_utf8_lossy(&raw);
         line_out.clear();
-        capture_line(&grok, &line, &mut line_out);
+        if !capture_line(&grok, &line, &mut line_out) {
+            let _ = writeln!(
+                err,
+                "line {number}: the backtracking search reached its bound (--timeout-millis {}); a grok filter would tag the event `_groktimeout`",
+                opts.timeout_millis
+            );
+        }
         // One answer per line as soon as it is known, for interactive use.
         if let Err(e) = out.write_all(&line_out).and_then(|()| out.flush()) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -175,11 +210,22 @@ mod tests {
     use super::*;
 
     fn run(expr: &str, ecs: EcsMode, input: &str) -> (i32, String, String) {
+        run_with(expr, ecs, RegexEngine::Linear, input)
+    }
+
+    fn run_with(
+        expr: &str,
+        ecs: EcsMode,
+        regex_engine: RegexEngine,
+        input: &str,
+    ) -> (i32, String, String) {
         let opts = GrokOptions {
             expression: expr.to_owned(),
             ecs,
             patterns_dirs: Vec::new(),
             definitions: vec![("ORDER".to_owned(), r"ORD-\d+".to_owned())],
+            regex_engine,
+            timeout_millis: 10,
         };
         let mut out = Vec::new();
         let mut err = Vec::new();
@@ -211,7 +257,25 @@ mod tests {
     }
 
     #[test]
+    fn the_backtracking_engine_is_opt_in() {
+        let expr = r"^(?<w>\w+\s?(?=\w|\s|$))*$";
+        let (code, _, err) = run(expr, EcsMode::V1, "a\n");
+        assert_eq!(code, 1);
+        assert!(err.contains("regex_engine: backtracking"), "{err}");
+        let long = format!("two words\n{}!\n", "a".repeat(64));
+        let (code, out, err) = run_with(expr, EcsMode::V1, RegexEngine::Backtracking, &long);
+        assert_eq!(code, 0);
+        assert_eq!(out, "{\"w\":\"words\"}\nnull\n");
+        assert!(
+            err.contains("line 2: the backtracking search reached its bound"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn definitions_and_modes_are_read() {
+        assert_eq!(parse_engine("Backtracking"), Ok(RegexEngine::Backtracking));
+        assert!(parse_engine("pcre").is_err());
         assert_eq!(parse_ecs("disabled"), Ok(EcsMode::Disabled));
         assert_eq!(parse_ecs("V1"), Ok(EcsMode::V1));
         assert!(parse_ecs("v2").is_err());

@@ -61,6 +61,20 @@ impl Pipeline {
         )
     }
 
+    /// One line per notice of its filters (`file:line:col: message`), for
+    /// `ganymede check`.
+    pub fn notices(&self) -> Vec<String> {
+        let file = self.file.display();
+        self.stages
+            .iter()
+            .flat_map(|stage| stage.filter.notices())
+            .map(|n| match n.mark {
+                Some(m) => format!("{file}:{m}: {}", n.message),
+                None => format!("{file}: {}", n.message),
+            })
+            .collect()
+    }
+
     /// Runs the filter chain over events synchronously (for `ganymede test`
     /// and benchmarks).
     pub fn filter_events(&self, events: &mut Vec<crate::event::Event>) {

@@ -6,7 +6,7 @@
 //! here names a concrete component: the [`Registry`] maps type names from
 //! pipeline files to builders.
 
-use crate::config::{ComponentConfig, ConfigErrors};
+use crate::config::{ComponentConfig, ConfigErrors, Mark};
 use crate::delivery::{Receipt, SharedCommitTracker, Status};
 use crate::event::Event;
 use crate::observe::{ComponentHealth, ComponentMetrics, Health, Histogram, Metrics};
@@ -65,6 +65,20 @@ pub enum Verdict {
 /// A synchronous transformation of events. Shared by all workers.
 pub trait Filter: Send + Sync {
     fn process(&self, event: &mut Event) -> Verdict;
+
+    /// What `ganymede check` should point out about this valid filter
+    /// (e.g. expressions that run on a backtracking regex engine).
+    fn notices(&self) -> Vec<Notice> {
+        Vec::new()
+    }
+}
+
+/// A remark about a valid component, at the place in its file it is
+/// about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub mark: Option<Mark>,
+    pub message: String,
 }
 
 /// A destination of events.

@@ -23,7 +23,7 @@ pub use build::{
 };
 pub use component::{
     Batch, BoxFuture, BuildContext, Closed, ComponentId, Filter, FilterBuilder, Input,
-    InputBuilder, InputContext, Output, OutputBuilder, OutputContext, Registry, Verdict,
+    InputBuilder, InputContext, Notice, Output, OutputBuilder, OutputContext, Registry, Verdict,
 };
 
 use crate::observe::PipelineState;

@@ -1,6 +1,8 @@
 //! Turns a grok expression into one regular expression: a `regex::Regex`
 //! (its DFAs find where a match starts when it is not at the beginning)
-//! plus the NFA that the capture engine in `engine.rs` runs.
+//! plus the NFA that the capture engine in `engine.rs` runs; or, for an
+//! expression that needs backtracking and a filter that allows it, a
+//! program of the backtracking engine (`backtrack.rs`).
 //!
 //! Expansion is textual, as in Logstash: every `%{NAME}` is replaced by the
 //! definition of `NAME` (recursively), `%{NAME:field}` and `(?<field>…)`
@@ -22,11 +24,24 @@
 //!
 //! Constructs that a finite automaton cannot run — lookahead, lookbehind,
 //! atomic groups, possessive repetition, backreferences, conditionals,
-//! subexpression calls — are rejected with an error that names the
-//! construct, the pattern it is in and the column. The pattern library
-//! ships linear rewrites of the definitions that use them in Logstash (see
-//! the comments in `patterns/common/grok-patterns.txt`).
+//! `\G`, `\K`, the absence operator — are rejected with an error that names
+//! the construct, the pattern it is in and the column, unless the
+//! backtracking engine is allowed ([`CompileOptions::backtrack_limit`]):
+//! then the expression is compiled for that engine instead, group
+//! references renumbered (below). An expression without such constructs
+//! always runs on the linear engine. The pattern library ships linear
+//! rewrites of the definitions that use them in Logstash (see the comments
+//! in `patterns/common/grok-patterns.txt`), so it never needs backtracking.
+//! Subexpression calls (`\g<name>`) are refused by both engines.
+//!
+//! Group references: `\k<name>` and `(?(<name>)…)` name a group written
+//! `(?<name>…)` or a capture `%{NAME:name}`, the last one opened before;
+//! `\N`, `\k<N>` and `(?(N)…)` count the capturing groups — `(…)`,
+//! `(?<name>…)` and `%{NAME:field}` — of the text they are written in (the
+//! expression or one pattern definition), so that a definition means the
+//! same wherever it is used; `\k<-N>` counts back from the reference.
 
+use super::backtrack::{Backtracker, BoundHit};
 use super::engine::{Engine, UNSET};
 use super::library::{self, EcsMode};
 use super::store::Tree;
@@ -56,8 +71,14 @@ pub enum GrokError {
     },
     /// A pattern refers to itself, directly or through others.
     Recursion { chain: Vec<String> },
-    /// A construct that needs a backtracking regex engine.
+    /// A construct that needs the backtracking engine, which the filter
+    /// does not allow.
     NeedsBacktracking {
+        construct: &'static str,
+        location: Location,
+    },
+    /// A construct that neither engine runs.
+    Unsupported {
         construct: &'static str,
         location: Location,
     },
@@ -118,7 +139,14 @@ impl fmt::Display for GrokError {
                 location,
             } => write!(
                 f,
-                "{construct} {location} needs a backtracking regex engine, which this build does not include; rewrite it without that construct"
+                "{construct} {location} needs the backtracking regex engine: set `regex_engine: backtracking` on the grok filter (each search is then bounded by `timeout_millis` and a search that reaches the bound tags the event `_groktimeout`), or rewrite the expression without that construct"
+            ),
+            GrokError::Unsupported {
+                construct,
+                location,
+            } => write!(
+                f,
+                "{construct} {location} is not supported by either regex engine; rewrite the expression without it"
             ),
             GrokError::BadType { ty, location } => write!(
                 f,
@@ -159,18 +187,24 @@ pub(crate) struct CaptureSpec {
     pub conversion: Conversion,
 }
 
-/// Options that change what a compiled expression captures.
+/// Options that change what a compiled expression captures and which
+/// engine may run it.
 #[derive(Debug, Clone, Copy)]
 pub struct CompileOptions {
     /// Only `%{NAME:field}` and `(?<field>…)` capture; with `false`, a bare
     /// `%{NAME}` captures into a field called `NAME` too.
     pub named_captures_only: bool,
+    /// `Some(steps)`: an expression that needs backtracking runs on the
+    /// backtracking engine, each search stopped after that many
+    /// backtracking steps. `None`: such an expression is an error.
+    pub backtrack_limit: Option<usize>,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             named_captures_only: true,
+            backtrack_limit: None,
         }
     }
 }
@@ -179,11 +213,25 @@ impl Default for CompileOptions {
 #[derive(Debug, Clone)]
 pub struct CompiledGrok {
     expression: String,
-    regex: Regex,
-    engine: Engine,
+    program: Program,
     captures: Vec<CaptureSpec>,
     /// The capture paths arranged for storing (see `store.rs`).
     tree: Option<Tree>,
+}
+
+/// The program that searches, by engine.
+#[derive(Debug, Clone)]
+enum Program {
+    Linear {
+        regex: Regex,
+        engine: Engine,
+    },
+    Backtracking {
+        backtracker: Box<Backtracker>,
+        /// The first construct that needed it.
+        construct: &'static str,
+        location: Location,
+    },
 }
 
 impl CompiledGrok {
@@ -193,8 +241,29 @@ impl CompiledGrok {
     }
 
     /// The translated regex program (for debugging tools).
-    pub fn regex(&self) -> &Regex {
-        &self.regex
+    pub fn translated(&self) -> &str {
+        match &self.program {
+            Program::Linear { regex, .. } => regex.as_str(),
+            Program::Backtracking { backtracker, .. } => backtracker.as_str(),
+        }
+    }
+
+    pub(crate) fn is_backtracking(&self) -> bool {
+        matches!(self.program, Program::Backtracking { .. })
+    }
+
+    /// For an expression that runs on the backtracking engine: why (the
+    /// first construct that needs it and where) and the step bound of one
+    /// search. `None` for the linear engine.
+    pub fn backtracking(&self) -> Option<(String, usize)> {
+        match &self.program {
+            Program::Linear { .. } => None,
+            Program::Backtracking {
+                backtracker,
+                construct,
+                location,
+            } => Some((format!("{construct} {location}"), backtracker.limit())),
+        }
     }
 
     /// Field paths that this expression may fill, in group order.
@@ -220,69 +289,87 @@ impl CompiledGrok {
     /// that fails, the lazy DFAs of `regex` find the leftmost start (or
     /// that there is none) and the capture engine runs from it. Inputs too
     /// long for the capture engine's budget use `regex` alone.
-    pub(crate) fn search(&self, text: &str, slots: &mut [usize]) -> bool {
-        if self.engine.fits(text, 0) {
-            if self.engine.search_at(text, 0, slots) {
-                return true;
+    ///
+    /// An expression on the backtracking engine is searched by that engine
+    /// alone, and only such a search can end in [`BoundHit`].
+    pub(crate) fn search(&self, text: &str, slots: &mut [usize]) -> Result<bool, BoundHit> {
+        let (regex, engine) = match &self.program {
+            Program::Linear { regex, engine } => (regex, engine),
+            Program::Backtracking { backtracker, .. } => return backtracker.search(text, slots),
+        };
+        if engine.fits(text, 0) {
+            if engine.search_at(text, 0, slots) {
+                return Ok(true);
             }
-            let Some(m) = self.regex.find(text) else {
-                return false;
+            let Some(m) = regex.find(text) else {
+                return Ok(false);
             };
             if m.start() > 0
-                && self.engine.fits(text, m.start())
-                && self.engine.search_at(text, m.start(), slots)
+                && engine.fits(text, m.start())
+                && engine.search_at(text, m.start(), slots)
             {
-                return true;
+                return Ok(true);
             }
         }
-        self.search_with_regex(text, slots)
+        Ok(search_with_regex(regex, text, slots))
     }
 
-    /// [`CompiledGrok::search`] with `regex` alone.
+    /// [`CompiledGrok::search`] with `regex` alone (linear engine only).
+    #[cfg(test)]
     pub(crate) fn search_with_regex(&self, text: &str, slots: &mut [usize]) -> bool {
-        let mut locs = self.regex.capture_locations();
-        if self.regex.captures_read(&mut locs, text).is_none() {
-            return false;
+        match &self.program {
+            Program::Linear { regex, .. } => search_with_regex(regex, text, slots),
+            Program::Backtracking { .. } => unreachable!("only linear programs have a `regex`"),
         }
-        for (g, pair) in slots.chunks_exact_mut(2).enumerate() {
-            let (s, e) = locs.get(g).unwrap_or((UNSET, UNSET));
-            pair[0] = s;
-            pair[1] = e;
-        }
-        true
     }
 
     /// The capture engine alone, anchored at `at` (tests compare it with
     /// `regex` without the fallbacks of [`CompiledGrok::search`]).
     #[cfg(test)]
     pub(crate) fn engine_search_at(&self, text: &str, at: usize, slots: &mut [usize]) -> bool {
-        self.engine.fits(text, at) && self.engine.search_at(text, at, slots)
+        match &self.program {
+            Program::Linear { engine, .. } => {
+                engine.fits(text, at) && engine.search_at(text, at, slots)
+            }
+            Program::Backtracking { .. } => unreachable!("only linear programs have an NFA"),
+        }
     }
 
     /// Length of the slot buffer that [`CompiledGrok::search`] fills.
     pub(crate) fn slot_count(&self) -> usize {
-        self.engine.slot_count()
+        match &self.program {
+            Program::Linear { engine, .. } => engine.slot_count(),
+            Program::Backtracking { backtracker, .. } => backtracker.slot_count(),
+        }
     }
 
     /// The search that the filter runs, without storing anything: whether
     /// `text` matches, and in `slots` (resized as needed) the byte offsets
-    /// of every group of [`CompiledGrok::regex`], group `g` spanning
+    /// of every group of [`CompiledGrok::translated`], group `g` spanning
     /// `slots[2g]..slots[2g + 1]` and both [`UNSET_SLOT`] where the group
-    /// took no part. For tools and benchmarks.
+    /// took no part. For tools and benchmarks; a backtracking search that
+    /// reaches its bound counts as no match.
     pub fn search_groups(&self, text: &str, slots: &mut Vec<usize>) -> bool {
         slots.clear();
         slots.resize(self.slot_count(), UNSET);
-        self.search(text, slots)
+        self.search(text, slots).unwrap_or(false)
     }
 
     /// Matches `text` and returns the captured fields as an object:
     /// `[a][b]` and dotted names become nested objects, `:int` and
     /// `:float` captures numbers, and a field captured twice becomes an
-    /// array. Empty captures are left out. `None` if the text does not match.
+    /// array. Empty captures are left out. `None` if the text does not
+    /// match, or if a backtracking search reaches its bound.
     pub fn capture(&self, text: &str) -> Option<Map> {
+        self.try_capture(text).unwrap_or(None)
+    }
+
+    /// [`CompiledGrok::capture`], telling a backtracking search that
+    /// reached its bound from a text that does not match.
+    pub fn try_capture(&self, text: &str) -> Result<Option<Map>, BoundHit> {
         let mut slots = vec![UNSET; self.slot_count()];
-        if !self.search(text, &mut slots) {
-            return None;
+        if !self.search(text, &mut slots)? {
+            return Ok(None);
         }
         let mut out = Map::new();
         for spec in &self.captures {
@@ -293,7 +380,7 @@ impl CompiledGrok {
             let value = convert(&text[s..e], spec.conversion);
             merge_into_map(&mut out, &spec.path, value);
         }
-        Some(out)
+        Ok(Some(out))
     }
 }
 
@@ -407,11 +494,22 @@ pub fn compile_expression(
     ecs: EcsMode,
     extra: &[(String, String)],
 ) -> Result<CompiledGrok, GrokError> {
+    compile_expression_with(expr, ecs, extra, CompileOptions::default())
+}
+
+/// [`compile_expression`] with options (e.g. allowing the backtracking
+/// engine).
+pub fn compile_expression_with(
+    expr: &str,
+    ecs: EcsMode,
+    extra: &[(String, String)],
+    options: CompileOptions,
+) -> Result<CompiledGrok, GrokError> {
     let extra: HashMap<&str, &str> = extra
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    compile_with(expr, ecs, &extra, CompileOptions::default())
+    compile_with(expr, ecs, &extra, options)
 }
 
 /// [`compile_expression`] with options and a prepared definitions map.
@@ -421,17 +519,33 @@ pub(crate) fn compile_with(
     extra: &HashMap<&str, &str>,
     options: CompileOptions,
 ) -> Result<CompiledGrok, GrokError> {
-    let mut c = Compiler {
-        ecs,
-        extra,
-        options,
-        out: String::with_capacity(expr.len() * 4),
-        specs: Vec::new(),
-        stack: Vec::new(),
-        map: None,
-    };
+    match (
+        compile_linear(expr, ecs, extra, options),
+        options.backtrack_limit,
+    ) {
+        (
+            Err(GrokError::NeedsBacktracking {
+                construct,
+                location,
+            }),
+            Some(limit),
+        ) => compile_backtracking(expr, ecs, extra, options, limit, construct, location),
+        (result, _) => result,
+    }
+}
+
+/// Compiles for the linear engine, refusing what needs backtracking.
+fn compile_linear(
+    expr: &str,
+    ecs: EcsMode,
+    extra: &HashMap<&str, &str>,
+    options: CompileOptions,
+) -> Result<CompiledGrok, GrokError> {
+    let mut c = Compiler::new(ecs, extra, options, false, false);
+    c.out.reserve(expr.len() * 4);
     c.expand(expr, None)?;
-    let regex = build_regex(&c.out).map_err(|e| locate_regex_error(expr, ecs, extra, e))?;
+    let regex = build_regex(&c.out)
+        .map_err(|e| locate_error(expr, ecs, extra, options, false, describe_regex_error(&e).0))?;
     let engine = build_nfa(&c.out)
         .map(Engine::new)
         .map_err(|message| GrokError::Regex {
@@ -442,15 +556,64 @@ pub(crate) fn compile_with(
             },
         })?;
     // Both programs come from the same text, so their groups agree.
-    let index: HashMap<&str, usize> = regex
-        .capture_names()
+    debug_assert!(
+        regex
+            .capture_names()
+            .enumerate()
+            .all(|(i, n)| n.is_none_or(|n| engine.group_index(n) == Some(i)))
+    );
+    debug_assert_eq!(engine.slot_count(), 2 * regex.captures_len());
+    debug_assert_eq!(regex.captures_len(), c.groups + 1);
+    let captures = capture_specs(c.specs, regex.capture_names());
+    Ok(CompiledGrok {
+        expression: expr.to_owned(),
+        program: Program::Linear { regex, engine },
+        tree: Tree::build(&captures),
+        captures,
+    })
+}
+
+/// Compiles for the backtracking engine, each search bounded by `limit`
+/// steps; `construct` at `location` is why it is needed.
+pub(crate) fn compile_backtracking(
+    expr: &str,
+    ecs: EcsMode,
+    extra: &HashMap<&str, &str>,
+    options: CompileOptions,
+    limit: usize,
+    construct: &'static str,
+    location: Location,
+) -> Result<CompiledGrok, GrokError> {
+    let mut c = Compiler::new(ecs, extra, options, true, false);
+    c.out.reserve(expr.len() * 4);
+    c.expand(expr, None)?;
+    let backtracker = Backtracker::new(&c.out, limit, SIZE_LIMIT, DFA_SIZE_LIMIT)
+        .map_err(|e| locate_error(expr, ecs, extra, options, true, describe_fancy_error(&e).0))?;
+    debug_assert_eq!(backtracker.slot_count(), 2 * (c.groups + 1));
+    let captures = capture_specs(c.specs, backtracker.capture_names());
+    Ok(CompiledGrok {
+        expression: expr.to_owned(),
+        program: Program::Backtracking {
+            backtracker: Box::new(backtracker),
+            construct,
+            location,
+        },
+        tree: Tree::build(&captures),
+        captures,
+    })
+}
+
+/// The capture table: group `g{i}` of the program (found among `names`,
+/// the program's group names in order) fills `specs[i]`.
+fn capture_specs<'n>(
+    specs: Vec<(FieldPath, Conversion)>,
+    names: impl Iterator<Item = Option<&'n str>>,
+) -> Vec<CaptureSpec> {
+    let index: HashMap<&str, usize> = names
         .enumerate()
         .filter_map(|(i, n)| n.map(|n| (n, i)))
         .collect();
-    debug_assert!(index.iter().all(|(n, &i)| engine.group_index(n) == Some(i)));
-    debug_assert_eq!(engine.slot_count(), 2 * regex.captures_len());
-    let captures: Vec<CaptureSpec> = c
-        .specs
+    specs
         .into_iter()
         .enumerate()
         .map(|(i, (path, conversion))| CaptureSpec {
@@ -458,15 +621,20 @@ pub(crate) fn compile_with(
             path,
             conversion,
         })
-        .collect();
-    let tree = Tree::build(&captures);
-    Ok(CompiledGrok {
-        expression: expr.to_owned(),
-        regex,
-        engine,
-        captures,
-        tree,
-    })
+        .collect()
+}
+
+fn search_with_regex(regex: &Regex, text: &str, slots: &mut [usize]) -> bool {
+    let mut locs = regex.capture_locations();
+    if regex.captures_read(&mut locs, text).is_none() {
+        return false;
+    }
+    for (g, pair) in slots.chunks_exact_mut(2).enumerate() {
+        let (s, e) = locs.get(g).unwrap_or((UNSET, UNSET));
+        pair[0] = s;
+        pair[1] = e;
+    }
+    true
 }
 
 /// The NFA of the same program, for the capture engine: the syntax options
@@ -488,12 +656,15 @@ fn build_regex(text: &str) -> Result<Regex, regex::Error> {
 }
 
 /// The full program failed to build: find the text to blame by checking
-/// each piece on its own (references replaced by empty groups).
-fn locate_regex_error(
+/// each piece on its own (references replaced by empty groups) with the
+/// same engine. `message` describes the failure of the whole.
+fn locate_error(
     expr: &str,
     ecs: EcsMode,
     extra: &HashMap<&str, &str>,
-    err: regex::Error,
+    options: CompileOptions,
+    backtracking: bool,
+    message: String,
 ) -> GrokError {
     let mut seen: Vec<String> = Vec::new();
     let mut todo: Vec<(Option<String>, String)> = vec![(None, expr.to_owned())];
@@ -506,20 +677,18 @@ fn locate_regex_error(
                 seen.push(r);
             }
         }
-        let mut c = Compiler {
-            ecs,
-            extra,
-            options: CompileOptions::default(),
-            out: String::new(),
-            specs: Vec::new(),
-            stack: Vec::new(),
-            map: Some(Vec::new()),
-        };
+        let mut c = Compiler::new(ecs, extra, options, backtracking, true);
         if c.expand(&text, name.as_deref()).is_err() {
             continue;
         }
-        if let Err(e) = build_regex(&c.out) {
-            let (message, out_col) = describe_regex_error(&e);
+        let failure = if backtracking {
+            Backtracker::new(&c.out, 1, SIZE_LIMIT, DFA_SIZE_LIMIT)
+                .err()
+                .map(|e| describe_fancy_error(&e))
+        } else {
+            build_regex(&c.out).err().map(|e| describe_regex_error(&e))
+        };
+        if let Some((message, out_col)) = failure {
             let map = c.map.unwrap_or_default();
             let column = out_col
                 .and_then(|oc| {
@@ -539,11 +708,20 @@ fn locate_regex_error(
         }
     }
     GrokError::Regex {
-        message: describe_regex_error(&err).0,
+        message,
         location: Location {
             pattern: None,
             column: 0,
         },
+    }
+}
+
+/// The one-line reason of an error of the backtracking engine and the
+/// byte offset in its program that it points at.
+fn describe_fancy_error(e: &fancy_regex::Error) -> (String, Option<usize>) {
+    match e {
+        fancy_regex::Error::ParseError(at, kind) => (kind.to_string(), Some(*at)),
+        other => (other.to_string(), None),
     }
 }
 
@@ -645,10 +823,121 @@ struct Compiler<'a> {
     /// column) at each token, references become empty groups and named
     /// groups plain ones.
     map: Option<Vec<(usize, usize)>>,
+    /// Writing for the backtracking engine: its constructs are translated
+    /// instead of refused.
+    backtracking: bool,
+    /// Capturing groups written to `out` so far.
+    groups: usize,
+    /// Each capture's name as written (`(?<name>`, `%{NAME:name}`) and its
+    /// group, in the order they open.
+    named: Vec<(String, usize)>,
+    /// The groups opened by each text being expanded, innermost last.
+    frames: Vec<Vec<usize>>,
+}
+
+/// An ASCII word character, as `\w` is translated.
+const WORD: &str = "[0-9A-Za-z_]";
+
+impl<'a> Compiler<'a> {
+    fn new(
+        ecs: EcsMode,
+        extra: &'a HashMap<&'a str, &'a str>,
+        options: CompileOptions,
+        backtracking: bool,
+        locating: bool,
+    ) -> Self {
+        Compiler {
+            ecs,
+            extra,
+            options,
+            out: String::new(),
+            specs: Vec::new(),
+            stack: Vec::new(),
+            map: locating.then(Vec::new),
+            backtracking,
+            groups: 0,
+            named: Vec::new(),
+            frames: Vec::new(),
+        }
+    }
 }
 
 impl Compiler<'_> {
+    /// A construct that only the backtracking engine runs: fine when
+    /// writing for it, else the error that says so.
+    fn needs_backtracking(
+        &self,
+        construct: &'static str,
+        location: Location,
+    ) -> Result<(), GrokError> {
+        if self.backtracking {
+            Ok(())
+        } else {
+            Err(GrokError::NeedsBacktracking {
+                construct,
+                location,
+            })
+        }
+    }
+
+    /// Books a capturing group about to be written.
+    fn open_group(&mut self, name: Option<&str>) {
+        self.groups += 1;
+        let n = self.groups;
+        if let Some(frame) = self.frames.last_mut() {
+            frame.push(n);
+        }
+        if let Some(name) = name {
+            self.named.push((name.to_owned(), n));
+        }
+    }
+
+    /// The group that a reference written in the current text means: a
+    /// name, `N` (the text's Nth group) or `-N` (the Nth back).
+    fn group_of(&self, reference: &str, location: &Location) -> Result<usize, GrokError> {
+        let frame = self.frames.last().map(Vec::as_slice).unwrap_or_default();
+        let numbered = |r: &str| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit());
+        let found = if let Some(back) = reference.strip_prefix('-').filter(|b| numbered(b)) {
+            back.parse::<usize>()
+                .ok()
+                .filter(|&k| k > 0)
+                .and_then(|k| frame.len().checked_sub(k))
+                .map(|i| frame[i])
+        } else if numbered(reference) {
+            reference
+                .parse::<usize>()
+                .ok()
+                .filter(|&k| k > 0)
+                .and_then(|k| frame.get(k - 1).copied())
+        } else {
+            self.named
+                .iter()
+                .rev()
+                .find(|(n, _)| n == reference)
+                .map(|&(_, g)| g)
+        };
+        let message = if numbered(reference.trim_start_matches('-')) {
+            format!(
+                "group reference `{reference}` counts the capturing groups of the text it is written in, and only {} open before it",
+                frame.len()
+            )
+        } else {
+            format!("no capturing group named `{reference}` opens before this reference")
+        };
+        found.ok_or_else(|| GrokError::Regex {
+            message,
+            location: location.clone(),
+        })
+    }
+
     fn expand(&mut self, src: &str, pattern: Option<&str>) -> Result<(), GrokError> {
+        self.frames.push(Vec::new());
+        let result = self.expand_text(src, pattern);
+        self.frames.pop();
+        result
+    }
+
+    fn expand_text(&mut self, src: &str, pattern: Option<&str>) -> Result<(), GrokError> {
         let loc = |column: usize| Location {
             pattern: pattern.map(str::to_owned),
             column,
@@ -711,13 +1000,13 @@ impl Compiler<'_> {
                 }
                 '+' => {
                     if after_quantifier {
-                        return Err(GrokError::NeedsBacktracking {
-                            construct: "possessive repetition `+`",
-                            location: loc(column),
-                        });
+                        self.needs_backtracking("possessive repetition `+`", loc(column))?;
+                        self.out.push('+');
+                        after_quantifier = false;
+                    } else {
+                        self.out.push('+');
+                        after_quantifier = true;
                     }
-                    self.out.push('+');
-                    after_quantifier = true;
                 }
                 '{' => {
                     if let Some((text, len)) = repetition(&chars[i..]) {
@@ -774,16 +1063,22 @@ impl Compiler<'_> {
                 });
             }
         };
-        if self.map.is_some() {
-            // Location mode: the reference stands for an empty group.
-            self.out.push_str("(?:)");
-            return Ok(());
-        }
         let field = match r.field {
             Some(f) => Some(f),
             None if !self.options.named_captures_only => Some(r.name),
             None => None,
         };
+        if self.map.is_some() {
+            // Location mode: the reference stands for an empty group, one
+            // that captures if it does, so that groups keep their numbers.
+            if field.is_some() {
+                self.open_group(field);
+                self.out.push_str("()");
+            } else {
+                self.out.push_str("(?:)");
+            }
+            return Ok(());
+        }
         match field {
             Some(f) => {
                 let path = FieldPath::parse(f).map_err(|e| GrokError::BadField {
@@ -791,7 +1086,7 @@ impl Compiler<'_> {
                     reason: e.to_string(),
                     location: location.clone(),
                 })?;
-                self.open_capture(path, conversion);
+                self.open_capture(f, path, conversion);
             }
             None => self.out.push_str("(?:"),
         }
@@ -802,7 +1097,8 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn open_capture(&mut self, path: FieldPath, conversion: Conversion) {
+    fn open_capture(&mut self, name: &str, path: FieldPath, conversion: Conversion) {
+        self.open_group(Some(name));
         let n = self.specs.len();
         self.specs.push((path, conversion));
         self.out.push_str("(?P<g");
@@ -819,12 +1115,6 @@ impl Compiler<'_> {
         loc: &dyn Fn(usize) -> Location,
         column: usize,
     ) -> Result<(), GrokError> {
-        let backtrack = |construct| {
-            Err(GrokError::NeedsBacktracking {
-                construct,
-                location: loc(column),
-            })
-        };
         match n {
             'd' => self.out.push_str("[0-9]"),
             'D' => self.out.push_str("[^0-9]"),
@@ -834,20 +1124,60 @@ impl Compiler<'_> {
             'S' => self.out.push_str("[^\\t\\n\\x0B\\x0C\\r ]"),
             'h' => self.out.push_str("[0-9A-Fa-f]"),
             'H' => self.out.push_str("[^0-9A-Fa-f]"),
+            // The backtracking engine has no inline switch to ASCII, so its
+            // boundaries are spelt out with lookaround.
+            'b' if self.backtracking => {
+                self.out
+                    .push_str(&format!("(?:(?<={WORD})(?!{WORD})|(?<!{WORD})(?={WORD}))"));
+            }
+            'B' if self.backtracking => {
+                self.out
+                    .push_str(&format!("(?:(?<={WORD})(?={WORD})|(?<!{WORD})(?!{WORD}))"));
+            }
             'b' => self.out.push_str("(?-u:\\b)"),
             'B' => self.out.push_str("(?-u:\\B)"),
             'Z' => self.out.push_str("(?:\\n?\\z)"),
             'e' => self.out.push_str("\\x1B"),
             '0' => self.out.push_str("\\x00"),
-            '1'..='9' => return backtrack("backreference"),
+            '1'..='9' => {
+                self.needs_backtracking("backreference", loc(column))?;
+                let group = self.group_of(n.encode_utf8(&mut [0; 4]), &loc(column))?;
+                self.backreference(group);
+            }
             'k' if chars.get(*i + 1).is_some_and(|c| matches!(c.1, '<' | '\'')) => {
-                return backtrack("named backreference `\\k`");
+                self.needs_backtracking("named backreference `\\k`", loc(column))?;
+                let close = if chars[*i + 1].1 == '<' { '>' } else { '\'' };
+                let Some(end) = (*i + 2..chars.len()).find(|&j| chars[j].1 == close) else {
+                    return Err(GrokError::Regex {
+                        message: "unclosed group name".into(),
+                        location: loc(column),
+                    });
+                };
+                let name: String = chars[*i + 2..end].iter().map(|c| c.1).collect();
+                if name.contains('+') || name.get(1..).is_some_and(|rest| rest.contains('-')) {
+                    return Err(GrokError::Unsupported {
+                        construct: "backreference with a recursion level",
+                        location: loc(column),
+                    });
+                }
+                let group = self.group_of(&name, &loc(column))?;
+                self.backreference(group);
+                *i = end;
             }
             'g' if chars.get(*i + 1).is_some_and(|c| matches!(c.1, '<' | '\'')) => {
-                return backtrack("subexpression call `\\g`");
+                return Err(GrokError::Unsupported {
+                    construct: "subexpression call `\\g`",
+                    location: loc(column),
+                });
             }
-            'G' => return backtrack("search-start anchor `\\G`"),
-            'K' => return backtrack("match-reset `\\K`"),
+            'G' => {
+                self.needs_backtracking("search-start anchor `\\G`", loc(column))?;
+                self.out.push_str("\\G");
+            }
+            'K' => {
+                self.needs_backtracking("match-reset `\\K`", loc(column))?;
+                self.out.push_str("\\K");
+            }
             'x' | 'u' | 'U' | 'p' | 'P' => {
                 self.out.push('\\');
                 self.out.push(n);
@@ -871,6 +1201,14 @@ impl Compiler<'_> {
                 .push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
         }
         Ok(())
+    }
+
+    /// A backreference to `group` of the program; the group keeps a digit
+    /// that follows from reading as part of the number.
+    fn backreference(&mut self, group: usize) {
+        self.out.push_str("(?:\\");
+        self.out.push_str(&group.to_string());
+        self.out.push(')');
     }
 
     /// A character class starting at `chars[i] == '['`; returns the index
@@ -978,12 +1316,6 @@ impl Compiler<'_> {
         let column = i + 1;
         let at = chars[i].0;
         let rest = &src[at..];
-        let backtrack = |construct| {
-            Err(GrokError::NeedsBacktracking {
-                construct,
-                location: loc(column),
-            })
-        };
         let skip = |bytes: usize| {
             let end = at + bytes;
             let mut j = i;
@@ -993,29 +1325,48 @@ impl Compiler<'_> {
             j
         };
         if !rest.starts_with("(?") {
+            self.open_group(None);
             self.out.push('(');
             return Ok(i + 1);
         }
-        if rest.starts_with("(?=") {
-            return backtrack("lookahead `(?=`");
+        // Openers that the backtracking engine reads as Ruby does.
+        for (opener, construct) in [
+            ("(?=", "lookahead `(?=`"),
+            ("(?!", "negative lookahead `(?!`"),
+            ("(?<=", "lookbehind `(?<=`"),
+            ("(?<!", "negative lookbehind `(?<!`"),
+            ("(?>", "atomic group `(?>`"),
+            ("(?~", "absence operator `(?~`"),
+        ] {
+            if rest.starts_with(opener) {
+                self.needs_backtracking(construct, loc(column))?;
+                self.out.push_str(opener);
+                return Ok(skip(opener.len()));
+            }
         }
-        if rest.starts_with("(?!") {
-            return backtrack("negative lookahead `(?!`");
-        }
-        if rest.starts_with("(?<=") {
-            return backtrack("lookbehind `(?<=`");
-        }
-        if rest.starts_with("(?<!") {
-            return backtrack("negative lookbehind `(?<!`");
-        }
-        if rest.starts_with("(?>") {
-            return backtrack("atomic group `(?>`");
-        }
-        if rest.starts_with("(?(") {
-            return backtrack("conditional group `(?(`");
-        }
-        if rest.starts_with("(?~") {
-            return backtrack("absence operator `(?~`");
+        if let Some(cond) = rest.strip_prefix("(?(") {
+            self.needs_backtracking("conditional group `(?(`", loc(column))?;
+            // Only a group as the condition: `(?(N)`, `(?(<name>)`, `(?('name')`.
+            let end = cond.find(')').unwrap_or(cond.len());
+            let reference = &cond[..end];
+            let reference = reference
+                .strip_prefix('<')
+                .and_then(|r| r.strip_suffix('>'))
+                .or_else(|| {
+                    reference
+                        .strip_prefix('\'')
+                        .and_then(|r| r.strip_suffix('\''))
+                })
+                .unwrap_or(reference);
+            if end == cond.len() || reference.is_empty() || reference.contains(['(', '+']) {
+                return Err(GrokError::Unsupported {
+                    construct: "conditional group without a group as its condition",
+                    location: loc(column),
+                });
+            }
+            let group = self.group_of(reference, &loc(column))?;
+            self.out.push_str(&format!("(?({group})"));
+            return Ok(skip(3 + end + 1));
         }
         if rest.starts_with("(?#") {
             let end = rest.find(')').map(|p| p + 1).unwrap_or(rest.len());
@@ -1037,6 +1388,7 @@ impl Compiler<'_> {
             };
             let name = &after[..end];
             if self.map.is_some() {
+                self.open_group(Some(name));
                 self.out.push('(');
             } else {
                 let path = FieldPath::parse(name).map_err(|e| GrokError::BadField {
@@ -1044,7 +1396,7 @@ impl Compiler<'_> {
                     reason: e.to_string(),
                     location: loc(column),
                 })?;
-                self.open_capture(path, Conversion::Text);
+                self.open_capture(name, path, Conversion::Text);
             }
             return Ok(skip(prefix + end + 1));
         }

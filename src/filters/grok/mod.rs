@@ -15,6 +15,10 @@
 //!       keep_empty_captures: false
 //!       named_captures_only: true
 //!       tag_on_failure: [_grokparsefailure]
+//!       regex_engine: linear             # or backtracking (see below)
+//!       timeout_millis: 30000            # bound of one backtracking search
+//!       timeout_scope: pattern           # or event
+//!       tag_on_timeout: _groktimeout
 //! ```
 //!
 //! Syntax: `%{NAME}`, `%{NAME:field}`, `%{NAME:[nested][field]}`,
@@ -29,14 +33,32 @@
 //! else where the lazy DFAs of `regex` find the leftmost match). Its
 //! results are those of `regex` (tests compare the two over the whole
 //! library); inputs too long for its memory budget are searched by `regex`
-//! alone. There is no catastrophic backtracking, so `timeout_millis` (and
-//! `timeout_scope`, `tag_on_timeout`) are accepted for compatibility and
-//! have no effect.
-//! The price is that lookaround, atomic groups, possessive repetition and
-//! backreferences cannot be used: an expression that needs them fails to
-//! build with an error naming the construct and its column. The library's
-//! own definitions that use them in Logstash are rewritten (see
-//! `patterns/common/grok-patterns.txt` for each rewrite and its effect).
+//! alone. No input can make such a search hang.
+//!
+//! Lookaround, atomic groups, possessive repetition, backreferences,
+//! conditionals, `\G`, `\K` and the absence operator cannot run that way.
+//! By default (`regex_engine: linear`) an expression that needs them fails
+//! to build with an error naming the construct, its column and the option
+//! that allows it. The library's own definitions that use them in Logstash
+//! are rewritten (see `patterns/common/grok-patterns.txt` for each rewrite
+//! and its effect), so the library never needs backtracking.
+//!
+//! With `regex_engine: backtracking`, such an expression runs on the
+//! backtracking engine (`backtrack.rs`, fancy-regex); the filter's other
+//! expressions stay on the linear engine. Its captures go through the same
+//! capture table and storing code, so they land exactly as linear ones do
+//! (tests compare both engines over the library). Each search is bounded
+//! by a step count derived from `timeout_millis` ([`STEPS_PER_MILLI`] per
+//! millisecond; `0`, Logstash's "no timeout", is refused): a step count
+//! rather than a clock keeps the outcome the same on every machine and
+//! under any load. A search that reaches it ends the filter for the event
+//! as a Logstash timeout does: the event is tagged `tag_on_timeout` (not
+//! `tag_on_failure`), the remaining expressions are not tried, nothing of
+//! that field is stored, and the event goes on; the counter
+//! `ganymede_grok_timeouts_total` counts it and a warning says so, at most
+//! once a minute. `timeout_scope: event` also makes the backtracking
+//! searches of one event share `timeout_millis` of wall time.
+//! [`Filter::notices`] names each such expression for `ganymede check`.
 //!
 //! Captures are applied as in Logstash: an empty capture is skipped unless
 //! `keep_empty_captures` (which also stores unmatched groups as `null`); a
@@ -47,6 +69,7 @@
 //! the order of the groups: two non-empty captures make an array (only the
 //! one that took part counts when the two sit in different alternatives).
 
+mod backtrack;
 mod compile;
 mod engine;
 mod library;
@@ -55,14 +78,16 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+pub use backtrack::BoundHit;
 pub use compile::{
     CompileOptions, CompiledGrok, Conversion, GrokError, Location, UNSET_SLOT, compile_expression,
+    compile_expression_with,
 };
 pub use library::{EcsMode, families, pattern_names};
 
 use crate::config::{ComponentConfig, ConfigError, ConfigErrors, Mark, NodeKind};
 use crate::event::{Event, FieldPath, Map, Root, Value};
-use crate::topology::{BuildContext, Filter, Verdict};
+use crate::topology::{BuildContext, Filter, Notice, Verdict};
 use compile::CaptureSpec;
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -70,6 +95,9 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// One pattern or a list of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,14 +163,56 @@ pub struct GrokConfig {
     pub named_captures_only: bool,
     #[serde(default = "default_tags")]
     pub tag_on_failure: OneOrMany,
-    /// Accepted for compatibility; matching is linear and never times out.
+    /// Which engine may run an expression that needs backtracking.
+    #[serde(default)]
+    pub regex_engine: RegexEngine,
+    /// The bound of one backtracking search, as Logstash's timeout:
+    /// [`STEPS_PER_MILLI`] steps per millisecond.
     #[serde(default)]
     pub timeout_millis: Option<u64>,
+    /// `pattern` (each search has the whole bound) or `event` (the
+    /// searches of one event also share `timeout_millis` of wall time).
     #[serde(default)]
     pub timeout_scope: Option<String>,
     #[serde(default)]
     pub tag_on_timeout: Option<String>,
 }
+
+/// The `regex_engine` option.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegexEngine {
+    /// Every expression runs in linear time; one that needs lookaround,
+    /// atomic groups, possessive repetition or backreferences is an error.
+    #[default]
+    Linear,
+    /// Such expressions run on the backtracking engine, each search
+    /// bounded; all others still run on the linear engine.
+    Backtracking,
+}
+
+/// Logstash's default `timeout_millis`.
+pub const DEFAULT_TIMEOUT_MILLIS: u64 = 30_000;
+
+/// Backtracking steps that one millisecond of `timeout_millis` allows.
+/// A step count keeps the bound the same on every machine and under any
+/// load. The engine takes far more steps than this per millisecond, so a
+/// search reaches its bound well before `timeout_millis` of wall time on
+/// ordinary inputs; a step that has to scan a very long text takes
+/// longer, so the relation is approximate.
+pub const STEPS_PER_MILLI: u64 = 1_000;
+
+/// The step bound of one backtracking search for a `timeout_millis`.
+pub fn backtrack_steps(timeout_millis: u64) -> usize {
+    usize::try_from(timeout_millis.saturating_mul(STEPS_PER_MILLI)).unwrap_or(usize::MAX)
+}
+
+/// The tag that Logstash gives an event whose grok timed out.
+const DEFAULT_TIMEOUT_TAG: &str = "_groktimeout";
+
+/// How long the log stays quiet after saying that searches reach their
+/// bound.
+const TIMEOUT_LOG_EVERY: Duration = Duration::from_secs(60);
 
 fn yes() -> bool {
     true
@@ -157,7 +227,7 @@ fn default_tags() -> OneOrMany {
 }
 
 /// Builds the filter from its options.
-pub fn build(c: &ComponentConfig, _ctx: &BuildContext) -> Result<Box<dyn Filter>, ConfigErrors> {
+pub fn build(c: &ComponentConfig, ctx: &BuildContext) -> Result<Box<dyn Filter>, ConfigErrors> {
     let config: GrokConfig = c.parse_options()?;
     let mut errors = ConfigErrors::default();
     if config.matches.is_empty() {
@@ -172,6 +242,25 @@ pub fn build(c: &ComponentConfig, _ctx: &BuildContext) -> Result<Box<dyn Filter>
             format!("unknown value `{scope}`; expected `pattern` or `event`"),
         ));
     }
+    let timeout_millis = config.timeout_millis.unwrap_or(DEFAULT_TIMEOUT_MILLIS);
+    let backtrack_limit = match config.regex_engine {
+        RegexEngine::Linear => None,
+        RegexEngine::Backtracking => {
+            if timeout_millis == 0 {
+                // Logstash reads 0 as "no timeout"; here every backtracking
+                // search must have a bound.
+                errors.push(c.option_error(
+                    "timeout_millis",
+                    "0 would leave backtracking searches unbounded; with `regex_engine: backtracking` give a positive bound",
+                ));
+            }
+            Some(backtrack_steps(timeout_millis.max(1)))
+        }
+    };
+    let tag_on_timeout = config
+        .tag_on_timeout
+        .clone()
+        .unwrap_or_else(|| DEFAULT_TIMEOUT_TAG.to_owned());
 
     // Definitions from files first, then inline ones (which win).
     let mut defs: Vec<(String, String)> = Vec::new();
@@ -198,7 +287,9 @@ pub fn build(c: &ComponentConfig, _ctx: &BuildContext) -> Result<Box<dyn Filter>
 
     let options = CompileOptions {
         named_captures_only: config.named_captures_only,
+        backtrack_limit,
     };
+    let mut notices = Vec::new();
     let mut matches = Vec::new();
     for (field, patterns) in &config.matches {
         let path = match super::field_option(c, "match", field) {
@@ -215,7 +306,19 @@ pub fn build(c: &ComponentConfig, _ctx: &BuildContext) -> Result<Box<dyn Filter>
         for (i, expr) in patterns.0.iter().enumerate() {
             let index = (patterns.0.len() > 1).then_some(i);
             match compile::compile_with(expr, config.ecs_compatibility, &extra, options) {
-                Ok(g) => groks.push(g),
+                Ok(g) => {
+                    if let Some((why, steps)) = g.backtracking() {
+                        notices.push(Notice {
+                            mark: pattern_mark(c, field, index),
+                            message: format!(
+                                "`{}` (id `{}`): `{expr}` runs on the backtracking engine ({why}); each search stops after {steps} steps (`timeout_millis: {timeout_millis}`) and then tags the event `{tag_on_timeout}`",
+                                pattern_key(c, field, index),
+                                c.id,
+                            ),
+                        });
+                    }
+                    groks.push(g);
+                }
                 Err(e) => errors.push(pattern_error(c, field, index, &e.to_string())),
             }
         }
@@ -228,23 +331,49 @@ pub fn build(c: &ComponentConfig, _ctx: &BuildContext) -> Result<Box<dyn Filter>
             Err(e) => errors.push(e),
         }
     }
+    let on_timeout = (!notices.is_empty()).then(|| OnTimeout {
+        tag: tag_on_timeout,
+        event_budget: (config.timeout_scope.as_deref() == Some("event"))
+            .then(|| Duration::from_millis(timeout_millis)),
+        count: ctx.metrics.counter(
+            "ganymede_grok_timeouts_total",
+            "Events whose backtracking grok search reached its bound (tagged `tag_on_timeout`).",
+            &[
+                ("pipeline", ctx.pipeline.as_str()),
+                ("component", c.id.as_str()),
+            ],
+        ),
+        log: TimeoutLog {
+            pipeline: ctx.pipeline.clone(),
+            component: c.id.clone(),
+            started: Instant::now(),
+            quiet_until_ms: AtomicU64::new(0),
+            unreported: AtomicU64::new(0),
+        },
+    });
     let filter = GrokFilter {
         matches,
         overwrite,
         break_on_match: config.break_on_match,
         keep_empty_captures: config.keep_empty_captures,
         tag_on_failure: config.tag_on_failure.0,
+        on_timeout,
+        notices,
     };
     errors.into_result(Box::new(filter) as Box<dyn Filter>)
 }
 
-/// An error about one pattern of `match`, at that pattern's position.
-fn pattern_error(
-    c: &ComponentConfig,
-    field: &str,
-    index: Option<usize>,
-    message: &str,
-) -> ConfigError {
+/// `match.FIELD` or `match.FIELD[i]` under the filter's key path.
+fn pattern_key(c: &ComponentConfig, field: &str, index: Option<usize>) -> String {
+    let mut key = format!("{}.match.{field}", c.key_path);
+    if let Some(i) = index {
+        key.push_str(&format!("[{i}]"));
+    }
+    key
+}
+
+/// Where one pattern of `match` is written.
+fn pattern_mark(c: &ComponentConfig, field: &str, index: Option<usize>) -> Option<Mark> {
     let field_node = c
         .options
         .get("match")
@@ -259,12 +388,22 @@ fn pattern_error(
         (Some(n), None) => Some(n.mark),
         (None, _) => None,
     };
+    mark.or_else(|| c.options.get("match").map(|n| n.mark))
+}
+
+/// An error about one pattern of `match`, at that pattern's position.
+fn pattern_error(
+    c: &ComponentConfig,
+    field: &str,
+    index: Option<usize>,
+    message: &str,
+) -> ConfigError {
     let mut key = format!("match.{field}");
     if let Some(i) = index {
         key.push_str(&format!("[{i}]"));
     }
     let mut e = ConfigError::new(message.to_owned());
-    if let Some(m) = mark.or_else(|| c.options.get("match").map(|n| n.mark)) {
+    if let Some(m) = pattern_mark(c, field, index) {
         e = e.at(m);
     }
     e.under(&key).under(&c.key_path)
@@ -322,6 +461,69 @@ pub struct GrokFilter {
     break_on_match: bool,
     keep_empty_captures: bool,
     tag_on_failure: Vec<String>,
+    /// Set when some expression runs on the backtracking engine.
+    on_timeout: Option<OnTimeout>,
+    /// One per expression on the backtracking engine, for `ganymede check`.
+    notices: Vec<Notice>,
+}
+
+/// What happens when a backtracking search reaches its bound.
+struct OnTimeout {
+    tag: String,
+    /// `timeout_scope: event`: the wall time that the backtracking
+    /// searches of one event share.
+    event_budget: Option<Duration>,
+    count: Arc<AtomicU64>,
+    log: TimeoutLog,
+}
+
+/// Says that searches reach their bound: the first time, then at most once
+/// per [`TIMEOUT_LOG_EVERY`], with how many went unreported in between, so
+/// that a flood of such events cannot flood the log.
+struct TimeoutLog {
+    pipeline: String,
+    component: String,
+    started: Instant,
+    /// Milliseconds after `started` before which nothing is logged.
+    quiet_until_ms: AtomicU64,
+    unreported: AtomicU64,
+}
+
+impl TimeoutLog {
+    fn record(&self, field: &FieldPath, expression: &str, tag: &str) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let until = self.quiet_until_ms.load(Ordering::Relaxed);
+        let next = now.saturating_add(TIMEOUT_LOG_EVERY.as_millis() as u64);
+        if now < until
+            || self
+                .quiet_until_ms
+                .compare_exchange(until, next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            self.unreported.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let unreported = self.unreported.swap(0, Ordering::Relaxed);
+        tracing::warn!(
+            pipeline = %self.pipeline,
+            component = %self.component,
+            field = %field,
+            expression,
+            unreported,
+            "grok: a backtracking search reached its bound (`timeout_millis`); the event is tagged `{tag}` and passed on"
+        );
+    }
+}
+
+/// When the backtracking searches of one event started, for
+/// `timeout_scope: event` (read from the clock only once one runs).
+#[derive(Default)]
+struct EventClock(Option<Instant>);
+
+impl EventClock {
+    fn spent(&mut self, budget: Duration) -> bool {
+        self.0.get_or_insert_with(Instant::now).elapsed() > budget
+    }
 }
 
 /// The captures of one match, one slot per capture of its expression
@@ -334,12 +536,15 @@ const STACK_SLOTS: usize = 64;
 
 impl GrokFilter {
     /// Tries `groks` on one text and queues the captures of each match.
+    /// `Err` names the expression whose backtracking search reached its
+    /// bound (or found the event's time spent): the event is done.
     fn collect<'g>(
         &self,
         groks: &'g [CompiledGrok],
         text: &str,
         out: &mut Vec<Pending<'g>>,
-    ) -> bool {
+        clock: &mut EventClock,
+    ) -> Result<bool, &'g CompiledGrok> {
         let mut matched = false;
         let mut on_stack = [engine::UNSET; STACK_SLOTS];
         let mut on_heap = Vec::new();
@@ -352,8 +557,16 @@ impl GrokFilter {
                 on_heap.resize(n, engine::UNSET);
                 &mut on_heap
             };
-            if !grok.search(text, slots) {
-                continue;
+            if grok.is_backtracking()
+                && let Some(budget) = self.on_timeout.as_ref().and_then(|t| t.event_budget)
+                && clock.spent(budget)
+            {
+                return Err(grok);
+            }
+            match grok.search(text, slots) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(BoundHit) => return Err(grok),
             }
             matched = true;
             let values = grok
@@ -374,7 +587,17 @@ impl GrokFilter {
                 break;
             }
         }
-        matched
+        Ok(matched)
+    }
+
+    /// A backtracking search of `grok` on `field` reached its bound.
+    fn timed_out(&self, event: &mut Event, field: &FieldPath, grok: &CompiledGrok) {
+        let Some(t) = &self.on_timeout else {
+            return;
+        };
+        event.add_tag(&t.tag);
+        t.count.fetch_add(1, Ordering::Relaxed);
+        t.log.record(field, grok.expression(), &t.tag);
     }
 
     /// Stores the captures of one match, in one walk where the expression
@@ -493,24 +716,46 @@ impl Filter for GrokFilter {
     fn process(&self, event: &mut Event) -> Verdict {
         let mut matched = false;
         let mut pending: Vec<Pending> = Vec::with_capacity(1);
+        let mut clock = EventClock::default();
         for (field, groks) in &self.matches {
             // Logstash matches each element of an array, and the text form
             // of any other value (a missing field is the empty text).
             // Captures are queued while the text is borrowed, then stored.
-            let ok = match event.get(field) {
-                Some(Value::String(s)) => self.collect(groks, s, &mut pending),
+            let outcome = match event.get(field) {
+                Some(Value::String(s)) => self.collect(groks, s, &mut pending, &mut clock),
                 Some(Value::Array(items)) => {
-                    let mut any = false;
+                    let mut any = Ok(false);
                     for item in items {
-                        any |= match item {
-                            Value::String(s) => self.collect(groks, s, &mut pending),
-                            other => self.collect(groks, &other.to_text(), &mut pending),
+                        let one = match item {
+                            Value::String(s) => self.collect(groks, s, &mut pending, &mut clock),
+                            other => {
+                                self.collect(groks, &other.to_text(), &mut pending, &mut clock)
+                            }
                         };
+                        match one {
+                            Ok(m) => any = any.map(|a| a | m),
+                            Err(grok) => {
+                                any = Err(grok);
+                                break;
+                            }
+                        }
                     }
                     any
                 }
-                Some(other) => self.collect(groks, &other.to_text(), &mut pending),
-                None => self.collect(groks, "", &mut pending),
+                Some(other) => self.collect(groks, &other.to_text(), &mut pending, &mut clock),
+                None => self.collect(groks, "", &mut pending, &mut clock),
+            };
+            let ok = match outcome {
+                Ok(ok) => ok,
+                Err(grok) => {
+                    // As in Logstash, a timeout ends the filter for this
+                    // event: no failure tag, no shared decorations, and
+                    // nothing of this field stored (captures stored for
+                    // earlier fields stay).
+                    pending.clear();
+                    self.timed_out(event, field, grok);
+                    return Verdict::Skipped;
+                }
             };
             for (grok, mut values) in pending.drain(..) {
                 self.store(event, grok, &mut values);
@@ -530,5 +775,9 @@ impl Filter for GrokFilter {
             }
             Verdict::Skipped
         }
+    }
+
+    fn notices(&self) -> Vec<Notice> {
+        self.notices.clone()
     }
 }

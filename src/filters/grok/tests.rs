@@ -51,6 +51,10 @@ fn matches(expr: &str, text: &str) -> Option<String> {
 }
 
 fn filter_from_yaml(options: &str) -> Result<Box<dyn Filter>, ConfigErrors> {
+    filter_in(options, &BuildContext::for_tests("t"))
+}
+
+fn filter_in(options: &str, ctx: &BuildContext) -> Result<Box<dyn Filter>, ConfigErrors> {
     let text = format!(
         "inputs: [stdin: {{}}]\nfilters:\n  - grok:\n{options}\noutputs: [console: {{}}]\n"
     );
@@ -59,7 +63,7 @@ fn filter_from_yaml(options: &str) -> Result<Box<dyn Filter>, ConfigErrors> {
         &text,
         &HashMap::<String, String>::new(),
     )?;
-    build(&p.filters[0], &BuildContext::for_tests("t"))
+    build(&p.filters[0], ctx)
 }
 
 fn filter(options: &str) -> Box<dyn Filter> {
@@ -1507,7 +1511,7 @@ fn same_as_regex(g: &CompiledGrok, text: &str) {
             assert!(!found_at_0, "{} on {text:?} at 0", g.expression());
         }
     }
-    let found = g.search(text, &mut a);
+    let found = g.search(text, &mut a).unwrap();
     assert_eq!(found, expected, "{} on {text:?}", g.expression());
     if found {
         assert_eq!(a, b, "{} on {text:?}", g.expression());
@@ -1615,56 +1619,57 @@ fn engine_matches_regex_on_the_whole_library() {
     }
 }
 
-#[test]
-fn engine_matches_regex_on_ambiguous_expressions() {
-    // Loops, laziness, alternation order, nesting, empty matches,
-    // assertions and non-ASCII text, over a small alphabet that makes
-    // every choice matter.
-    let exprs = [
-        r#"(?<a>.*?)"(?<b>[^"]*)"(?<c>.*)"#,
-        r#"(?<a>\S+) (?<b>.*)"#,
-        r#"(?<a>a*)(?<b>a*?)b"#,
-        r#"(?<a>a*?)(?<b>a*)(?<c>b*)"#,
-        r#"(?<x>a|ab)(?<y>c|bcd)(?<z>d*)"#,
-        r#"(?:(?<x>a+)|(?<y>b+))*c"#,
-        r#"(?<a>(?:a|b)*?)(?<b>b|c)+$"#,
-        r#"^(?<a>\w+)\b(?<b>.*?)$"#,
-        r#"(?<a>.*)\b(?<b>\w+)"#,
-        r#"(?<a>[^ ]*) (?<b>[^ ]*?) ?(?<c>.*)"#,
-        r#"(?<a>é+|.)(?<b>.*?)(?<c>é|$)"#,
-        r#"(?<a>(?:ab|a)(?:bc|c)?)+"#,
-        r#"(?<a>a{0,3})(?<b>a{2,5}?)(?<c>a?)"#,
-        r#"(?<a>.*?)(?<b>"?)$"#,
-        r#"(?<a>)|(?<b>a)"#,
-        r#"(?<a>b*)"#,
-        r#"(?<a>[ab ]*)(?<b>"[^"]*")?(?<c>.*?)(?<d>c|d|$)"#,
-        r#"(?m)^(?<a>.*?)(?<b>\n|$)"#,
-        "%{WORD:a} %{NOTSPACE:b}(?: %{GREEDYDATA:c})?",
-        "%{DATA:a}\"%{QS:b}?%{DATA:c}$",
-        "%{IPORHOST:h}(?::%{POSINT:p})?",
-        // Loops inside loops: the same positions are reached again and
-        // again, so the visited set decides.
-        r#"(?<a>(?:a+b?)*)(?<b>a*)c"#,
-        r#"(?<a>(?:a+?b?)*?)(?<b>a*?)(?<c>c|$)"#,
-        r#"(?<x>(?:\w+ ?)*)(?<y>"|$)"#,
-        r#"(?<a>(?:[^"]*"?)*?)"(?<b>.*)"#,
-        r#"(?<a>(?:\S+\s?)+)(?<b>d|$)"#,
-        r#"(?<a>(?:(?:a|b)+c?)+)(?<b>\n|d)"#,
-        r#"(?<a>(?:.*?\s)*)(?<b>\w+)$"#,
-        // A loop entered at a position that a lower-priority path then
-        // reaches from inside the loop.
-        r#"(?:ba|b)(?<x>a+)(?<y>ab)"#,
-        r#"(?:ba|b)(?<x>a+?)(?<y>ab)"#,
-        r#"(?:ba|b)(?<x>a*)(?<y>ab)"#,
-        r#"(?:ab|a)(?<x>[ab]*?)(?<y>bc|c)"#,
-        // Loops whose body is an alternation.
-        r#"(?<a>"(?:\\.|[^\\"])*")(?<b>.*)"#,
-        r#"(?<a>(?:a|bc)*)(?<b>b?c?)"#,
-        r#"(?<a>(?:a|ab)*?)(?<b>b*)$"#,
-        r#"(?<a>(?:[ab]|a)+)(?<b>.*)"#,
-        r#"(?<a>(?:c|[^c"]|"d)*)(?<b>"?)"#,
-        "%{QS:a}%{DATA:b}%{QS:c}?",
-    ];
+/// Expressions where every choice matters: loops, laziness, alternation
+/// order, nesting, empty matches, assertions and non-ASCII text.
+const AMBIGUOUS: &[&str] = &[
+    r#"(?<a>.*?)"(?<b>[^"]*)"(?<c>.*)"#,
+    r#"(?<a>\S+) (?<b>.*)"#,
+    r#"(?<a>a*)(?<b>a*?)b"#,
+    r#"(?<a>a*?)(?<b>a*)(?<c>b*)"#,
+    r#"(?<x>a|ab)(?<y>c|bcd)(?<z>d*)"#,
+    r#"(?:(?<x>a+)|(?<y>b+))*c"#,
+    r#"(?<a>(?:a|b)*?)(?<b>b|c)+$"#,
+    r#"^(?<a>\w+)\b(?<b>.*?)$"#,
+    r#"(?<a>.*)\b(?<b>\w+)"#,
+    r#"(?<a>[^ ]*) (?<b>[^ ]*?) ?(?<c>.*)"#,
+    r#"(?<a>é+|.)(?<b>.*?)(?<c>é|$)"#,
+    r#"(?<a>(?:ab|a)(?:bc|c)?)+"#,
+    r#"(?<a>a{0,3})(?<b>a{2,5}?)(?<c>a?)"#,
+    r#"(?<a>.*?)(?<b>"?)$"#,
+    r#"(?<a>)|(?<b>a)"#,
+    r#"(?<a>b*)"#,
+    r#"(?<a>[ab ]*)(?<b>"[^"]*")?(?<c>.*?)(?<d>c|d|$)"#,
+    r#"(?m)^(?<a>.*?)(?<b>\n|$)"#,
+    "%{WORD:a} %{NOTSPACE:b}(?: %{GREEDYDATA:c})?",
+    "%{DATA:a}\"%{QS:b}?%{DATA:c}$",
+    "%{IPORHOST:h}(?::%{POSINT:p})?",
+    // Loops inside loops: the same positions are reached again and
+    // again, so the visited set decides.
+    r#"(?<a>(?:a+b?)*)(?<b>a*)c"#,
+    r#"(?<a>(?:a+?b?)*?)(?<b>a*?)(?<c>c|$)"#,
+    r#"(?<x>(?:\w+ ?)*)(?<y>"|$)"#,
+    r#"(?<a>(?:[^"]*"?)*?)"(?<b>.*)"#,
+    r#"(?<a>(?:\S+\s?)+)(?<b>d|$)"#,
+    r#"(?<a>(?:(?:a|b)+c?)+)(?<b>\n|d)"#,
+    r#"(?<a>(?:.*?\s)*)(?<b>\w+)$"#,
+    // A loop entered at a position that a lower-priority path then
+    // reaches from inside the loop.
+    r#"(?:ba|b)(?<x>a+)(?<y>ab)"#,
+    r#"(?:ba|b)(?<x>a+?)(?<y>ab)"#,
+    r#"(?:ba|b)(?<x>a*)(?<y>ab)"#,
+    r#"(?:ab|a)(?<x>[ab]*?)(?<y>bc|c)"#,
+    // Loops whose body is an alternation.
+    r#"(?<a>"(?:\\.|[^\\"])*")(?<b>.*)"#,
+    r#"(?<a>(?:a|bc)*)(?<b>b?c?)"#,
+    r#"(?<a>(?:a|ab)*?)(?<b>b*)$"#,
+    r#"(?<a>(?:[ab]|a)+)(?<b>.*)"#,
+    r#"(?<a>(?:c|[^c"]|"d)*)(?<b>"?)"#,
+    "%{QS:a}%{DATA:b}%{QS:c}?",
+];
+
+/// Short texts over a small alphabet that makes every choice of
+/// [`AMBIGUOUS`] matter.
+fn ambiguous_inputs() -> Vec<String> {
     const ALPHABET: &[&str] = &[
         "a", "b", "c", "d", " ", "\"", "é", "\n", "1", ":", ".", "\\", "'",
     ];
@@ -1683,7 +1688,13 @@ fn engine_matches_regex_on_ambiguous_expressions() {
             .collect();
         inputs.extend(layer.iter().cloned());
     }
-    for expr in exprs {
+    inputs
+}
+
+#[test]
+fn engine_matches_regex_on_ambiguous_expressions() {
+    let inputs = ambiguous_inputs();
+    for expr in AMBIGUOUS {
         let g = compile(expr, EcsMode::V1);
         for t in &inputs {
             same_as_regex(&g, t);
@@ -1784,7 +1795,7 @@ fn nested_ipv6_matches_exactly_as_the_flat_form() {
         for expr in contexts {
             let nested = compile(expr, ecs);
             let flat = compile_expression(expr, ecs, &flat).unwrap();
-            assert!(flat.regex().as_str().len() > nested.regex().as_str().len());
+            assert!(flat.translated().len() > nested.translated().len());
             let mut a = vec![UNSET_SLOT; nested.slot_count()];
             let mut b = vec![UNSET_SLOT; flat.slot_count()];
             for t in &inputs {
@@ -1899,4 +1910,317 @@ fn storing_in_one_walk_matches_storing_one_by_one() {
             }
         }
     }
+}
+
+// ------------------------------------------------- backtracking engine
+
+/// `expr` compiled for the backtracking engine even if the linear one
+/// could run it.
+fn on_backtracker(expr: &str, ecs: EcsMode) -> CompiledGrok {
+    let no_extra = HashMap::new();
+    let why = Location {
+        pattern: None,
+        column: 0,
+    };
+    compile::compile_backtracking(
+        expr,
+        ecs,
+        &no_extra,
+        CompileOptions::default(),
+        100_000_000,
+        "a test",
+        why,
+    )
+    .unwrap_or_else(|e| panic!("{expr}: {e}"))
+}
+
+/// Asserts that both engines find the same match and groups.
+fn same_on_both_engines(linear: &CompiledGrok, backtracking: &CompiledGrok, text: &str) {
+    let mut a = vec![UNSET_SLOT; linear.slot_count()];
+    let mut b = vec![UNSET_SLOT; backtracking.slot_count()];
+    let expected = linear.search(text, &mut a).unwrap();
+    let found = backtracking.search(text, &mut b).unwrap();
+    assert_eq!(found, expected, "{} on {text:?}", linear.expression());
+    if found {
+        assert_eq!(a, b, "{} on {text:?}", linear.expression());
+    }
+}
+
+const BACKTRACKING: &str = "      regex_engine: backtracking";
+
+#[test]
+fn backtracking_engine_runs_lookaround_and_backreferences() {
+    let f = filter(&format!(
+        "      match:\n        message: '(?<q>[\"''])%{{DATA:[msg][text]}}\\k<q> %{{INT:n:int}}(?= end)'\n{BACKTRACKING}"
+    ));
+    let mut e = Event::from_message(r#"say "it's" 42 end"#);
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "[msg][text]"), Some(&s("it's")));
+    assert_eq!(get(&e, "q"), Some(&s("\"")));
+    assert_eq!(get(&e, "n"), Some(&Value::Integer(42)));
+    let mut e = Event::from_message(r#"say "it's" 42 done"#);
+    assert_eq!(f.process(&mut e), Verdict::Skipped);
+    assert!(e.has_tag("_grokparsefailure"));
+
+    // `\N` counts the capturing groups of the text it is written in: in
+    // the definition, its own group; in the expression, `%{WORD:a}`.
+    let f = filter(&format!(
+        "      match: {{message: '%{{WORD:a}} %{{TWICE:t}} (?<b>x)%{{TWICE:u}}\\1'}}\n      pattern_definitions: {{TWICE: '(\\w+)-\\1'}}\n{BACKTRACKING}"
+    ));
+    let mut e = Event::from_message("w ab-ab xcd-cdw");
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "a"), Some(&s("w")));
+    assert_eq!(get(&e, "t"), Some(&s("ab-ab")));
+    assert_eq!(get(&e, "u"), Some(&s("cd-cd")));
+    let mut e = Event::from_message("w ab-ab xcd-cdx");
+    assert_eq!(f.process(&mut e), Verdict::Skipped);
+
+    for (expr, text, want) in [
+        // Lookbehind, negative lookahead, atomic group, possessive.
+        (r"(?<=id=)(?<x>\d+)", "uid id=42", Some("42")),
+        (r"(?<x>\w+)(?!\w|:)", "key: value", Some("value")),
+        (r"(?<x>(?>ab|a))c", "abc ac", Some("ab")),
+        (r"(?<x>(?>a|ab)c)", "abc ac", Some("ac")),
+        (r"(?<x>a++)", "baaa", Some("aaa")),
+        (r"(?<x>a*+a)", "aaa", None),
+        // Relative and named forms, conditionals, `\K`.
+        (r"(?<x>(\w)\k<-1>)", "abccd", Some("cc")),
+        (r"(?<q>')?(?<x>\w+)(?(<q>)')", "'ab' cd", Some("ab")),
+        (r#"(?<q>")?(?<x>\w+)(?(1)")"#, "ab", Some("ab")),
+        (r"a\K(?<x>b)", "ab", Some("b")),
+        // ASCII word boundaries, as on the linear engine.
+        (r"\b(?<x>é\w+)(?=!)", "aébc! ébc!", Some("ébc")),
+        (r"(?<x>\w+)\B(?=y)", "xy", Some("x")),
+    ] {
+        let options = CompileOptions {
+            backtrack_limit: Some(1_000_000),
+            ..CompileOptions::default()
+        };
+        let g = compile::compile_with(expr, EcsMode::V1, &HashMap::new(), options)
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert!(g.backtracking().is_some(), "{expr}");
+        let got = g
+            .capture(text)
+            .map(|m| m.get("x").map(Value::to_text).unwrap_or_default());
+        assert_eq!(got.as_deref(), want, "{expr} on {text:?}");
+    }
+}
+
+#[test]
+fn linear_expressions_stay_on_the_linear_engine() {
+    let f = filter(&format!(
+        "      match: {{message: ['%{{COMBINEDAPACHELOG}}', '^%{{WORD:w}}$']}}\n{BACKTRACKING}"
+    ));
+    assert!(f.notices().is_empty());
+    let mut e = Event::from_message(APACHE_COMBINED);
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "[source][address]"), Some(&s("127.0.0.1")));
+    let options = CompileOptions {
+        backtrack_limit: Some(1_000),
+        ..CompileOptions::default()
+    };
+    let g = compile::compile_with("%{SYSLOGLINE}", EcsMode::V1, &HashMap::new(), options).unwrap();
+    assert!(g.backtracking().is_none());
+}
+
+#[test]
+fn backtracking_engine_captures_as_the_linear_engine_on_ambiguous_expressions() {
+    let inputs = ambiguous_inputs();
+    for expr in AMBIGUOUS {
+        let (linear, backtracking) = (
+            compile(expr, EcsMode::V1),
+            on_backtracker(expr, EcsMode::V1),
+        );
+        for t in &inputs {
+            same_on_both_engines(&linear, &backtracking, t);
+        }
+    }
+}
+
+#[test]
+fn backtracking_engine_captures_as_the_linear_engine_on_the_whole_library() {
+    let texts = sample_texts();
+    for ecs in [EcsMode::Disabled, EcsMode::V1] {
+        for name in pattern_names(ecs) {
+            let expr = format!("%{{{name}:x}}");
+            let (linear, backtracking) = (compile(&expr, ecs), on_backtracker(&expr, ecs));
+            for t in &texts {
+                same_on_both_engines(&linear, &backtracking, t);
+            }
+        }
+    }
+}
+
+#[test]
+fn both_engines_store_captures_alike() {
+    // The same expression, once with a lookahead that always holds: the
+    // events must come out the same, whatever they held before.
+    let exprs = [
+        r"%{WORD:[a][b]} %{WORD:[a][b]} %{WORD:[a][c]} %{WORD:[@metadata][m]} %{WORD:[arr][0]}",
+        r"%{WORD:[a]} %{WORD:[a][b]} %{WORD:c} %{WORD:[c][d]} %{WORD:e}",
+        r"%{WORD:[x][y]}(?: %{WORD:[x][z]})?(?<[x][w]>q?) %{WORD:[@metadata][n][o]}(?: %{INT:t:int})?",
+    ];
+    let texts = [
+        "one two three four five",
+        "one two",
+        "one two 3",
+        "alpha beta",
+    ];
+    let prior = [
+        vec![],
+        vec![("a", s("a string")), ("[x][z]", Value::Array(vec![s("z")]))],
+        vec![("[a][b]", Value::Integer(3)), ("[@metadata][m]", s("old"))],
+    ];
+    for expr in exprs {
+        for keep in ["false", "true"] {
+            for overwrite in ["[]", "['[a][b]', '[x][z]', '[@metadata][m]', c]"] {
+                let shared =
+                    format!("      keep_empty_captures: {keep}\n      overwrite: {overwrite}");
+                let linear = filter(&format!("      match: {{message: '{expr}'}}\n{shared}"));
+                let backtracking = filter(&format!(
+                    "      match: {{message: '{expr}(?=)'}}\n{shared}\n{BACKTRACKING}"
+                ));
+                assert_eq!(backtracking.notices().len(), 1);
+                for text in texts {
+                    for p in &prior {
+                        let (mut a, mut b) = (event_with(text, p), event_with(text, p));
+                        let (va, vb) = (linear.process(&mut a), backtracking.process(&mut b));
+                        assert_eq!(
+                            format!("{va:?} {:?} {:?}", a.fields(), a.metadata()),
+                            format!("{vb:?} {:?} {:?}", b.fields(), b.metadata()),
+                            "{expr} on {text:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn backtracking_constructs_name_the_option_that_allows_them() {
+    let e = build_error("      match:\n        message: ['%{WORD}', '%{WORD:w}(?=x)']");
+    assert!(e.starts_with("5:30: "), "{e}");
+    assert!(e.contains("match.message[1]"), "{e}");
+    assert!(
+        e.contains("lookahead `(?=` at column 10 of the expression"),
+        "{e}"
+    );
+    assert!(e.contains("set `regex_engine: backtracking`"), "{e}");
+    let e = build_error(
+        "      match: {message: '%{TWICE}'}\n      pattern_definitions: {TWICE: '(\\w)\\1'}",
+    );
+    assert!(
+        e.contains("backreference at column 5 of pattern `TWICE`"),
+        "{e}"
+    );
+    assert!(e.contains("regex_engine: backtracking"), "{e}");
+
+    // What the backtracking engine cannot run either.
+    for (expr, want) in [
+        (
+            r"(?<a>x)\g<a>",
+            "subexpression call `\\g` at column 8 of the expression is not supported",
+        ),
+        (
+            r"(\w)\2",
+            "group reference `2` counts the capturing groups of the text it is written in, and only 1 open before it",
+        ),
+        (r"\k<nope>", "no capturing group named `nope`"),
+    ] {
+        let e = build_error(&format!(
+            "      match: {{message: '{expr}'}}\n{BACKTRACKING}"
+        ));
+        assert!(e.contains(want), "{expr}: {e}");
+    }
+    let e = build_error(&format!(
+        "      match: {{message: 'x'}}\n{BACKTRACKING}\n      timeout_millis: 0"
+    ));
+    assert!(
+        e.contains("timeout_millis") && e.contains("unbounded"),
+        "{e}"
+    );
+    let e = build_error("      match: {message: 'x'}\n      regex_engine: pcre");
+    assert!(e.contains("regex_engine"), "{e}");
+}
+
+/// Words and spaces, then a lookahead, then the end: against a long run of
+/// word characters followed by something else, the loop can split the run
+/// in exponentially many ways before failing.
+const PATHOLOGICAL: &str = r"^(?<w>\w+\s?(?=\w|\s|$))*$";
+
+#[test]
+fn a_search_that_reaches_its_bound_tags_the_event_and_moves_on() {
+    let ctx = BuildContext::for_tests("t");
+    let f = filter_in(
+        &format!(
+            "      match: {{message: ['{PATHOLOGICAL}', '%{{GREEDYDATA:rest}}']}}\n{BACKTRACKING}\n      timeout_millis: 10"
+        ),
+        &ctx,
+    )
+    .unwrap();
+    let long = format!("{}!", "a".repeat(64));
+    let mut e = Event::from_message(&long);
+    assert_eq!(f.process(&mut e), Verdict::Skipped);
+    assert!(e.has_tag("_groktimeout"), "{:?}", e.fields());
+    assert!(!e.has_tag("_grokparsefailure"));
+    // Nothing else changed, and the next expression was not tried.
+    assert_eq!(get(&e, "rest"), None);
+    assert_eq!(get(&e, "w"), None);
+    assert_eq!(get(&e, "message"), Some(&s(&long)));
+    assert!(
+        ctx.metrics
+            .render()
+            .contains("ganymede_grok_timeouts_total{pipeline=\"t\",component=\"grok-0\"} 1"),
+        "{}",
+        ctx.metrics.render()
+    );
+
+    // The next events are matched as usual.
+    let mut e = Event::from_message("two words");
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "w"), Some(&s("words")));
+    let mut e = Event::from_message("a!b");
+    assert_eq!(f.process(&mut e), Verdict::Applied);
+    assert_eq!(get(&e, "rest"), Some(&s("a!b")));
+
+    // A backreference makes the same loop explode too; each element of an
+    // array is one search; custom tag; the event scope.
+    let f = filter(&format!(
+        "      match: {{message: '^(?:(?<w>\\w+)\\s?)*\\k<w>$'}}\n{BACKTRACKING}\n      timeout_millis: 5\n      timeout_scope: event\n      tag_on_timeout: too_slow"
+    ));
+    let mut e = Event::new();
+    e.set(&FieldPath::key("message"), vec![s("x x"), s(&long)]);
+    assert_eq!(f.process(&mut e), Verdict::Skipped);
+    assert!(e.has_tag("too_slow") && !e.has_tag("_groktimeout"));
+    assert_eq!(
+        get(&e, "w"),
+        None,
+        "captures of the matching element are dropped too"
+    );
+}
+
+#[test]
+fn notices_name_every_backtracking_expression() {
+    let f = filter(&format!(
+        "      match:\n        message: ['%{{WORD:w}}', '{PATHOLOGICAL}']\n        other: '(?<x>a)\\k<x>'\n{BACKTRACKING}\n      timeout_millis: 2000"
+    ));
+    let notices = f.notices();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    let first = &notices[0];
+    assert_eq!(first.mark.map(|m| m.line), Some(5));
+    for want in [
+        "`filters[0].grok.match.message[1]` (id `grok-0`)",
+        PATHOLOGICAL,
+        "lookahead `(?=` at column 13 of the expression",
+        "2000000 steps",
+        "`_groktimeout`",
+    ] {
+        assert!(first.message.contains(want), "{want}: {}", first.message);
+    }
+    assert!(
+        notices[1].message.contains("named backreference"),
+        "{:?}",
+        notices[1]
+    );
 }

@@ -93,11 +93,22 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most text has nothing to escape: skip it eight bytes at a time.
+        if let Some(chunk) = bytes.get(i..i + 8)
+            && !needs_escape(u64::from_le_bytes(chunk.try_into().expect("8 bytes")))
+        {
+            i += 8;
+            continue;
+        }
+        let b = bytes[i];
+        i += 1;
         let esc = ESCAPE[b as usize];
         if esc == 0 {
             continue;
         }
+        let i = i - 1;
         out.extend_from_slice(&bytes[start..i]);
         start = i + 1;
         if esc == b'u' {
@@ -112,6 +123,21 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `w` is a control character, `"` or
+/// `\\` (the bytes [`ESCAPE`] marks), without looking at them one by one.
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below `n` (for n <= 128) sets its high bit in `x - n*ONES`
+    // while its own high bit is clear; likewise a zero byte after XOR.
+    let below = |x: u64, n: u64| x.wrapping_sub(n * ONES) & !x & HIGH;
+    let control = below(w, 0x20);
+    let quote = below(w ^ (u64::from(b'"') * ONES), 1);
+    let backslash = below(w ^ (u64::from(b'\\') * ONES), 1);
+    control | quote | backslash != 0
 }
 
 fn itoa_buf() -> [u8; 20] {
@@ -358,6 +384,13 @@ mod tests {
             "\t\r\u{8}\u{c}",
         ] {
             assert_eq!(json(&Value::from(s)), serde_json::to_string(s).unwrap());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_escaped_like_serde_json(s in "(\\PC|[\\x00-\\x1f\"\\\\]){0,40}") {
+            proptest::prop_assert_eq!(json(&Value::from(s.as_str())), serde_json::to_string(&s).unwrap());
         }
     }
 

@@ -130,6 +130,13 @@ impl Map {
         }
     }
 
+    /// Appends `key`, which the caller knows is absent (e.g. the keys of a
+    /// tree's children, distinct by construction): no search.
+    pub fn push_distinct(&mut self, key: Key, value: Value) {
+        debug_assert!(!self.contains_key(&key), "{key} is already present");
+        self.push_new(key, value);
+    }
+
     /// Appends a key known to be absent; returns its position.
     fn push_new(&mut self, key: Key, value: Value) -> usize {
         let i = self.entries.len();

@@ -189,7 +189,7 @@ fn build(nodes: &[Node], values: &mut [Option<Value>], overwrite: &dyn Fn(usize)
         } else {
             Value::Object(build(&node.children, values, overwrite))
         };
-        map.insert(node.key.clone(), value);
+        map.push_distinct(node.key.clone(), value);
     }
     map
 }

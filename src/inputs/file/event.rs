@@ -138,28 +138,33 @@ impl EventShape {
 
     /// The event for one line of `path`, read at `now`.
     pub fn event(&self, line: Line, path: &str, now: DateTime<Utc>) -> Event {
+        // The fixed keys are distinct, so they are appended without a
+        // search; only `fields_under_root` may meet one of them.
         let mut fields = Map::with_capacity(8);
-        fields.insert(TIMESTAMP, Value::Timestamp(now));
+        fields.push_distinct(Key::const_new(TIMESTAMP), Value::Timestamp(now));
         let mut file = Map::with_capacity(1);
-        file.insert("path", Value::String(path.into()));
+        file.push_distinct(Key::const_new("path"), Value::String(path.into()));
         let mut log = Map::with_capacity(2);
-        log.insert("file", Value::Object(file));
-        log.insert("offset", Value::Integer(line.start as i64));
-        fields.insert("log", Value::Object(log));
+        log.push_distinct(Key::const_new("file"), Value::Object(file));
+        log.push_distinct(Key::const_new("offset"), Value::Integer(line.start as i64));
+        fields.push_distinct(Key::const_new("log"), Value::Object(log));
         let mut host = Map::with_capacity(1);
-        host.insert("name", self.host.clone());
-        fields.insert("host", Value::Object(host));
+        host.push_distinct(Key::const_new("name"), self.host.clone());
+        fields.push_distinct(Key::const_new("host"), Value::Object(host));
         let mut input = Map::with_capacity(1);
-        input.insert("type", Value::from("file"));
-        fields.insert("input", Value::Object(input));
+        input.push_distinct(
+            Key::const_new("type"),
+            Value::String(Key::const_new("file")),
+        );
+        fields.push_distinct(Key::const_new("input"), Value::Object(input));
         if !self.fields.is_empty() {
             if self.fields_under_root {
                 for (k, v) in &self.fields {
-                    fields.insert(k.clone(), v.clone());
+                    fields.insert(k.as_str(), v.clone());
                 }
             } else {
                 fields.insert(
-                    "fields".to_owned(),
+                    "fields",
                     Value::Object(self.fields.iter().cloned().collect()),
                 );
             }
@@ -173,7 +178,11 @@ impl EventShape {
         }
         let mut event = Event::from_map(fields);
         match &self.json {
-            None => event.set(&FieldPath::key(MESSAGE), line.text),
+            None => {
+                event
+                    .fields_mut()
+                    .insert(MESSAGE, Value::String(line.text.into()));
+            }
             Some((target, cfg)) => decode_json(&mut event, line.text, target.as_ref(), cfg),
         }
         event

@@ -1,8 +1,8 @@
 //! Edge cases of the file input, each against the real binary and real
 //! files: inode reuse, truncation in place, partial lines, tiny and
 //! identical files, deletion while open, unreadable files, 10,000 files,
-//! multiline presets on real stack traces, new files, a corrupt registry
-//! and restarts. Waits are polls with generous deadlines; nothing asserts
+//! multiline presets on real stack traces, new files, polling instead of
+//! inotify (chosen, or as the fallback), a corrupt registry and restarts. Waits are polls with generous deadlines; nothing asserts
 //! on timing.
 
 mod support;
@@ -210,6 +210,15 @@ fn stop(run: &mut Running, s: &Scratch) {
         "{}",
         s.stderr()
     );
+}
+
+/// Whether the process holds an inotify instance.
+fn holds_inotify(pid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|t| t == Path::new("anon_inode:inotify"))
 }
 
 /// Creates `target` with `content` on inode `ino`, which was just freed in
@@ -928,6 +937,112 @@ fn a_new_file_is_picked_up_while_running() {
         "lines present at start were read with start_at: end"
     );
     exactly_once(&m, 1000..1005);
+}
+
+/// With `watch: poll` no inotify instance is opened, yet a file created
+/// after start, lines appended to it and a rotation by rename + create
+/// (with lines written to the renamed file) all arrive exactly once.
+/// `scan_frequency: 1h` leaves `poll_interval` (1 s) as the only way new
+/// files can be found within the deadline.
+#[test]
+fn watch_poll_reads_new_files_appends_and_rotations_without_inotify() {
+    let s = Scratch::new();
+    let p = pipeline_with(
+        &s,
+        "*.log",
+        &[
+            "watch: poll",
+            "scan_frequency: 1h",
+            "start_at: beginning",
+            "flush_partial_after: 1s",
+        ],
+    );
+    std::fs::write(s.logs().join("first.log"), lines(0, 10, "present at start")).unwrap();
+    let mut run = s.start(&p, &[]);
+    s.wait_for("the file present at start", WAIT, |m| all_of(m, 0..10));
+    assert!(
+        !holds_inotify(run.0.id()),
+        "watch: poll opened an inotify instance"
+    );
+
+    let app = s.logs().join("app.log");
+    std::fs::write(&app, lines(100, 50, "of a file created after start")).unwrap();
+    s.wait_for("the file created after start", WAIT, |m| {
+        all_of(m, 100..150)
+    });
+    for first in [150, 170, 190] {
+        append(&app, &lines(first, 20, "appended"));
+        s.wait_for("the appended lines", WAIT, |m| all_of(m, first..first + 20));
+    }
+
+    // The writer still holds the renamed file and writes its last lines
+    // there before it opens the new one.
+    let rotated = s.logs().join("app.log.1");
+    std::fs::rename(&app, &rotated).unwrap();
+    append(&rotated, &lines(300, 20, "written after the rename"));
+    std::fs::write(&app, lines(400, 30, "of the new app.log")).unwrap();
+    s.wait_for("both sides of the rotation", WAIT, |m| {
+        all_of(m, 300..320) && all_of(m, 400..430)
+    });
+    append(&app, &lines(430, 20, "appended to the new app.log"));
+    s.wait_for("lines appended after the rotation", WAIT, |m| {
+        all_of(m, 430..450)
+    });
+
+    stop(&mut run, &s);
+    let m = s.messages();
+    for range in [0..10, 100..210, 300..320, 400..450] {
+        exactly_once(&m, range);
+    }
+    assert_eq!(m.len(), 10 + 110 + 20 + 50, "unexpected extra events");
+    assert!(
+        !s.stderr().contains("polling instead"),
+        "watch: poll is a choice, not a failure to warn about:\n{}",
+        s.stderr()
+    );
+}
+
+/// With the default `watch: auto`, paths into a folder that does not
+/// exist at start cannot be watched: the input warns and polls instead.
+/// Once the folder and a file in it are created, every line arrives, and
+/// so do lines appended later. `scan_frequency: 1h` leaves the fallback's
+/// polling as the only way the file can be found within the deadline.
+#[test]
+fn a_folder_missing_at_start_is_found_by_the_polling_fallback() {
+    let s = Scratch::new();
+    let p = pipeline_with(
+        &s,
+        "later/app/*.log",
+        &[
+            "scan_frequency: 1h",
+            "start_at: beginning",
+            "flush_partial_after: 1s",
+        ],
+    );
+    let mut run = s.start(&p, &[]);
+    poll(
+        "the warning that the folder cannot be watched",
+        WAIT,
+        || s.stderr().contains("polling instead").then_some(()),
+    );
+    assert!(s.stderr().contains("later/app"), "{}", s.stderr());
+
+    let folder = s.logs().join("later/app");
+    std::fs::create_dir_all(&folder).unwrap();
+    let log = folder.join("app.log");
+    std::fs::write(&log, lines(0, 50, "in a folder created after start")).unwrap();
+    s.wait_for("the file in the new folder", WAIT, |m| all_of(m, 0..50));
+    append(&log, &lines(50, 50, "appended"));
+    s.wait_for("the appended lines", WAIT, |m| all_of(m, 50..100));
+    std::fs::write(folder.join("second.log"), lines(100, 10, "another file")).unwrap();
+    s.wait_for("a second file in the new folder", WAIT, |m| {
+        all_of(m, 100..110)
+    });
+
+    stop(&mut run, &s);
+    let m = s.messages();
+    exactly_once(&m, 0..110);
+    assert_eq!(m.len(), 110, "unexpected extra events");
 }
 
 /// A registry that is corrupt at start is moved aside (and kept), the

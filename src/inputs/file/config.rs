@@ -12,6 +12,20 @@ pub enum StartAt {
     End,
 }
 
+/// How new files and changes are noticed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Watch {
+    /// inotify, and polling every `poll_interval` when it is unavailable
+    /// (a folder missing at start, inotify limits exhausted).
+    #[default]
+    Auto,
+    /// Never inotify. For file systems whose changes inotify does not
+    /// report (NFS, CIFS, FUSE, some bind mounts) and hosts short of
+    /// inotify watches.
+    Poll,
+}
+
 /// Text encodings a log file may use. Lines are split on the encoded
 /// newline, so offsets stay exact byte positions in the file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -120,6 +134,13 @@ pub struct FileConfig {
     /// Full rescan of the globs, the safety net behind file notifications.
     #[serde(default = "default_scan")]
     pub scan_frequency: Span,
+    /// `auto` (inotify, polling as the fallback) or `poll`.
+    #[serde(default)]
+    pub watch: Watch,
+    /// Rescan period when polling: under `watch: poll`, or when
+    /// notifications are unavailable.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: Span,
     /// For files present at start: `end` (default) or `beginning`
     /// (default under `--once`). Files that appear later are always read
     /// from their beginning.
@@ -169,6 +190,9 @@ fn default_exclude_files() -> Vec<String> {
 }
 fn default_scan() -> Span {
     Span::secs(10)
+}
+fn default_poll_interval() -> Span {
+    Span::secs(1)
 }
 fn default_flush_partial() -> Span {
     Span::secs(5)

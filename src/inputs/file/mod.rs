@@ -10,12 +10,13 @@
 //! ```
 //!
 //! One blocking thread per input does everything in turn: it scans the
-//! globs (on inotify events and every `scan_frequency`), reads each open
-//! file a chunk at a time in round-robin, turns lines into events and sends
-//! them in batches. Each batch's receipt is tracked per file; once a second
-//! the contiguous delivered prefix of every file goes to the registry. When
-//! outputs are slow, sending blocks and reading pauses: memory stays
-//! bounded by the channel and one chunk per file.
+//! globs (on inotify events and every `scan_frequency`, or every
+//! `poll_interval` without inotify), reads each open file a chunk at a time
+//! in round-robin, turns lines into events and sends them in batches. Each
+//! batch's receipt is tracked per file; once a second the contiguous
+//! delivered prefix of every file goes to the registry. When outputs are
+//! slow, sending blocks and reading pauses: memory stays bounded by the
+//! channel and one chunk per file.
 //!
 //! File identity (see [`identity`]) survives renames; rotation by rename +
 //! create, copytruncate and delete-while-open are handled; see the README.
@@ -33,7 +34,7 @@ mod scan;
 
 pub use config::{
     Encoding, FileConfig, JsonLinesConfig, MultilineConfig, MultilineMatch, MultilinePreset,
-    StartAt,
+    StartAt, Watch,
 };
 pub use identity::{FileKey, Fingerprint};
 pub use registry::{Entry, Registry};
@@ -96,6 +97,9 @@ pub fn build(c: &ComponentConfig, ctx: &BuildContext) -> Result<Box<dyn Input>, 
     };
     if config.harvester_limit == 0 {
         errors.push(c.option_error("harvester_limit", "must be at least 1"));
+    }
+    if config.poll_interval.0.is_zero() {
+        errors.push(c.option_error("poll_interval", "must be more than 0"));
     }
     let shape = match shape {
         Some(s) if errors.is_empty() => s,
@@ -196,13 +200,19 @@ struct Tail {
     known: HashMap<FileKey, Known>,
     active: VecDeque<Harvester>,
     waiting: VecDeque<FileKey>,
-    wake: std::sync::mpsc::Receiver<WakeReason>,
-    _watcher: Option<notify::RecommendedWatcher>,
+    /// `None` when polling.
+    watching: Option<Watching>,
     scan_every: Duration,
     progress: progress::Progress,
     copies: copies::Copies,
     /// A scan deferred a decision: scan again shortly.
     rescan_soon: bool,
+}
+
+/// File notifications and where they arrive.
+struct Watching {
+    _watcher: notify::RecommendedWatcher,
+    wake: std::sync::mpsc::Receiver<WakeReason>,
 }
 
 enum WakeReason {
@@ -229,13 +239,17 @@ impl Tail {
             input.exclude_files.clone(),
             input.config.symlinks,
         );
-        let (tx, wake) = std::sync::mpsc::channel();
-        let watcher = watch(&scanner, tx);
-        let scan_every = if watcher.is_some() {
-            input.config.scan_frequency.0
-        } else {
-            // No notifications: poll often enough to see new files within 1 s.
-            input.config.scan_frequency.0.min(Duration::from_secs(1))
+        let poll = input.config.poll_interval.0;
+        let watching = match input.config.watch {
+            Watch::Auto => watch(&scanner, poll),
+            Watch::Poll => {
+                tracing::info!(every = ?poll, "watch: poll; scanning for new and changed files without inotify");
+                None
+            }
+        };
+        let scan_every = match watching {
+            Some(_) => input.config.scan_frequency.0,
+            None => input.config.scan_frequency.0.min(poll),
         };
         let progress = progress::Progress::new(ctx.once);
         Ok(Tail {
@@ -247,8 +261,7 @@ impl Tail {
             known: HashMap::new(),
             active: VecDeque::new(),
             waiting: VecDeque::new(),
-            wake,
-            _watcher: watcher,
+            watching,
             scan_every,
             progress,
             copies: copies::Copies::default(),
@@ -292,18 +305,30 @@ impl Tail {
                 break;
             }
             if read == 0 {
-                match self.wake.recv_timeout(Duration::from_millis(250)) {
-                    Ok(WakeReason::Rescan) => rescan = true,
-                    Ok(WakeReason::Data) | Err(_) => {}
-                }
-                while let Ok(w) = self.wake.try_recv() {
-                    if matches!(w, WakeReason::Rescan) {
-                        rescan = true;
-                    }
-                }
+                rescan |= self.idle();
             }
         }
         self.finish()
+    }
+
+    /// Waits for a notification, at most a quarter second: open files are
+    /// read again after each wait, with or without a notification, which
+    /// is how appended lines are seen without inotify. Returns whether a
+    /// rescan was asked for.
+    fn idle(&self) -> bool {
+        let tick = Duration::from_millis(250);
+        let Some(w) = &self.watching else {
+            // Without a watcher nobody sends on the channel: waiting on it
+            // would return at once and spin. A `poll_interval` shorter than
+            // the tick would otherwise be stretched to it.
+            std::thread::sleep(tick.min(self.input.config.poll_interval.0));
+            return false;
+        };
+        let mut rescan = matches!(w.wake.recv_timeout(tick), Ok(WakeReason::Rescan));
+        while let Ok(r) = w.wake.try_recv() {
+            rescan |= matches!(r, WakeReason::Rescan);
+        }
+        rescan
     }
 
     /// Stops sending, waits for outstanding receipts, commits.
@@ -772,12 +797,11 @@ fn read_head(path: &std::path::Path, key: FileKey, len: u64) -> Option<Vec<u8>> 
 }
 
 /// Watches the globs' folders; `None` (with a warning) when notifications
-/// are unavailable, e.g. inotify limits are exhausted.
-fn watch(
-    scanner: &Scanner,
-    tx: std::sync::mpsc::Sender<WakeReason>,
-) -> Option<notify::RecommendedWatcher> {
+/// are unavailable, e.g. inotify limits are exhausted. `poll` is only for
+/// the warning: the caller polls at that period instead.
+fn watch(scanner: &Scanner, poll: Duration) -> Option<Watching> {
     use notify::{EventKind, RecursiveMode, Watcher};
+    let (tx, wake) = std::sync::mpsc::channel();
     let handler = move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
             let reason = match ev.kind {
@@ -791,7 +815,7 @@ fn watch(
     let mut watcher = match notify::recommended_watcher(handler) {
         Ok(w) => w,
         Err(e) => {
-            tracing::warn!(error = %e, "file notifications unavailable; polling every second instead");
+            tracing::warn!(error = %e, every = ?poll, "file notifications unavailable; polling instead");
             return None;
         }
     };
@@ -802,10 +826,65 @@ fn watch(
             RecursiveMode::NonRecursive
         };
         if let Err(e) = watcher.watch(&root, mode) {
-            tracing::warn!(folder = %root.display(), error = %e,
-                "cannot watch folder for new files (missing, or inotify limits reached); polling every second instead");
+            tracing::warn!(folder = %root.display(), error = %e, every = ?poll,
+                "cannot watch folder for new files (missing, or inotify limits reached); polling instead");
             return None;
         }
     }
-    Some(watcher)
+    Some(Watching {
+        _watcher: watcher,
+        wake,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{PipelineConfig, Span};
+
+    fn component(options: &str) -> ComponentConfig {
+        let text = format!(
+            "inputs:\n  - file: {{paths: ['/var/log/*.log'], {options}}}\noutputs: [console: {{}}]\n"
+        );
+        let p = PipelineConfig::from_text(
+            std::path::Path::new("p.yml"),
+            &text,
+            &HashMap::<String, String>::new(),
+        )
+        .unwrap_or_else(|e| panic!("{options}: {e}"));
+        p.inputs.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn watch_and_poll_interval_options() {
+        let c: FileConfig = component("").parse_options().unwrap();
+        assert_eq!(c.watch, Watch::Auto);
+        assert_eq!(c.poll_interval, Span::secs(1));
+        let c: FileConfig = component("watch: poll, poll_interval: 250ms")
+            .parse_options()
+            .unwrap();
+        assert_eq!(c.watch, Watch::Poll);
+        assert_eq!(c.poll_interval, Span::millis(250));
+
+        let e = component("watch: inotify")
+            .parse_options::<FileConfig>()
+            .unwrap_err();
+        assert!(
+            e.message.contains("`auto`") && e.message.contains("`poll`"),
+            "the error should list the choices: {e}"
+        );
+        let e = component("poll_interval: often")
+            .parse_options::<FileConfig>()
+            .unwrap_err();
+        assert!(e.message.contains("not a duration"), "{e}");
+
+        let ctx = BuildContext::for_tests("t");
+        let errs = match build(&component("watch: poll, poll_interval: 0s"), &ctx) {
+            Ok(_) => panic!("a zero poll_interval was accepted"),
+            Err(e) => e,
+        };
+        assert_eq!(errs.len(), 1, "{errs}");
+        assert!(errs.0[0].key.ends_with("poll_interval"), "{errs}");
+        assert!(build(&component("watch: poll"), &ctx).is_ok());
+    }
 }

@@ -93,42 +93,51 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Most text has nothing to escape: skip it eight bytes at a time.
-        if let Some(chunk) = bytes.get(i..i + 8)
-            && !needs_escape(u64::from_le_bytes(chunk.try_into().expect("8 bytes")))
-        {
-            i += 8;
-            continue;
+    while let Some(at) = next_escape(bytes, start) {
+        out.extend_from_slice(&bytes[start..at]);
+        let b = bytes[at];
+        match ESCAPE[b as usize] {
+            b'u' => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            }
+            esc => {
+                out.push(b'\\');
+                out.push(esc);
+            }
         }
-        let b = bytes[i];
-        i += 1;
-        let esc = ESCAPE[b as usize];
-        if esc == 0 {
-            continue;
-        }
-        let i = i - 1;
-        out.extend_from_slice(&bytes[start..i]);
-        start = i + 1;
-        if esc == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 0xf) as usize]);
-        } else {
-            out.push(b'\\');
-            out.push(esc);
-        }
+        start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
-/// Whether any of the eight bytes of `w` is a control character, `"` or
-/// `\\` (the bytes [`ESCAPE`] marks), without looking at them one by one.
+/// The position of the first byte at or after `from` that JSON must
+/// escape. Most text has none: it is scanned eight bytes at a time.
 #[inline]
-fn needs_escape(w: u64) -> bool {
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mask = escape_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        if mask != 0 {
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| ESCAPE[b as usize] != 0)
+        .map(|p| i + p)
+}
+
+/// The high bit of each of the eight bytes of `w` (little-endian) that is
+/// a control character, `"` or `\\` (the bytes [`ESCAPE`] marks). Bits
+/// above the lowest set one may be spurious (a borrow carries upwards), so
+/// only the lowest is used.
+#[inline]
+fn escape_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // A byte below `n` (for n <= 128) sets its high bit in `x - n*ONES`
@@ -137,7 +146,7 @@ fn needs_escape(w: u64) -> bool {
     let control = below(w, 0x20);
     let quote = below(w ^ (u64::from(b'"') * ONES), 1);
     let backslash = below(w ^ (u64::from(b'\\') * ONES), 1);
-    control | quote | backslash != 0
+    control | quote | backslash
 }
 
 fn itoa_buf() -> [u8; 20] {

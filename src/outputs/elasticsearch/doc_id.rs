@@ -155,8 +155,14 @@ impl Hasher128 {
     /// Writes `bytes` preceded by their length.
     #[inline]
     pub fn write_field(&mut self, bytes: &[u8]) {
-        self.write_u64(bytes.len() as u64);
-        self.write(bytes);
+        let n = bytes.len();
+        if n < 8 {
+            // Most keys: length and text in one step.
+            self.push(n as u128 | load_short(bytes) << 64, 8 + n);
+        } else {
+            self.write_u64(n as u64);
+            self.write(bytes);
+        }
     }
 
     /// The hash: `h1` in the low 64 bits, `h2` in the high ones.
@@ -203,20 +209,17 @@ const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 /// bytes, no padding).
 /// Short enough to be stored inline, without an allocation.
 pub fn encode(hash: u128) -> Key {
-    let bytes = hash.to_le_bytes();
+    let b = hash.to_le_bytes();
+    let char_of = |n: u32, shift: u32| BASE64URL[((n >> shift) & 63) as usize];
     let mut out = [0u8; 22];
-    let mut at = 0;
-    for chunk in bytes.chunks(3) {
-        let mut n = 0u32;
-        for (i, b) in chunk.iter().enumerate() {
-            n |= u32::from(*b) << (16 - 8 * i);
-        }
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out[at] = BASE64URL[((n >> (18 - 6 * i)) & 63) as usize];
-            at += 1;
-        }
+    for (group, chars) in out.chunks_exact_mut(4).enumerate() {
+        let at = 3 * group;
+        let n = u32::from(b[at]) << 16 | u32::from(b[at + 1]) << 8 | u32::from(b[at + 2]);
+        chars.copy_from_slice(&[char_of(n, 18), char_of(n, 12), char_of(n, 6), char_of(n, 0)]);
     }
+    let last = u32::from(b[15]) << 16;
+    out[20] = char_of(last, 18);
+    out[21] = char_of(last, 12);
     Key::from(std::str::from_utf8(&out).expect("base64url is ASCII"))
 }
 
@@ -346,6 +349,22 @@ mod tests {
             h.write_u64(u64::from_le_bytes(b.try_into().unwrap()));
         }
         assert_eq!(h.finish(), whole);
+    }
+
+    #[test]
+    fn a_field_is_its_length_then_its_bytes() {
+        let text: Vec<u8> = (100..140u8).collect();
+        for before in 0..17 {
+            for len in 0..20 {
+                let (mut a, mut b) = (Hasher128::new(3), Hasher128::new(3));
+                a.write(&text[..before]);
+                b.write(&text[..before]);
+                a.write_field(&text[before..before + len]);
+                b.write(&(len as u64).to_le_bytes());
+                b.write(&text[before..before + len]);
+                assert_eq!(a.finish(), b.finish(), "{before} then {len}");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Incremental frame decoding with limits.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use flate2::read::ZlibDecoder;
 use std::collections::VecDeque;
 use std::io::Read;
@@ -32,8 +32,9 @@ impl Default for Limits {
 /// The content of a data frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
-    /// v2: JSON text (not yet validated).
-    Json(Vec<u8>),
+    /// v2: JSON text (not yet validated), a view into the received or
+    /// inflated bytes rather than a copy of them.
+    Json(Bytes),
     /// v1: key/value pairs.
     KeyValue(Vec<(String, String)>),
 }
@@ -95,6 +96,9 @@ enum Step {
     Incomplete,
     /// Consumed `n` bytes and produced frames (in `out`).
     Consumed(usize),
+    /// A complete `J` frame of `len` payload bytes at the top level, left
+    /// for the caller to cut out of its buffer without copying.
+    Json { version: u8, seq: u32, len: usize },
 }
 
 impl Decoder {
@@ -122,12 +126,24 @@ impl Decoder {
             if let Some(f) = self.ready.pop_front() {
                 return Ok(Some(f));
             }
-            let mut out = Vec::new();
-            match parse(&self.buf, &self.limits, 0, &mut out)? {
-                Step::Incomplete => return Ok(None),
-                Step::Consumed(n) => {
-                    self.buf.advance(n);
-                    self.ready.extend(out);
+            let queued = self.ready.len();
+            match parse(&self.buf, None, &self.limits, 0, &mut self.ready) {
+                Err(e) => {
+                    // Frames of a compressed frame that failed half-way
+                    // are not handed out.
+                    self.ready.truncate(queued);
+                    return Err(e);
+                }
+                Ok(Step::Incomplete) => return Ok(None),
+                Ok(Step::Consumed(n)) => self.buf.advance(n),
+                Ok(Step::Json { version, seq, len }) => {
+                    let mut frame = self.buf.split_to(10 + len);
+                    frame.advance(10);
+                    return Ok(Some(Frame::Data {
+                        version,
+                        seq,
+                        payload: Payload::Json(frame.freeze()),
+                    }));
                 }
             }
         }
@@ -139,12 +155,15 @@ fn be_u32(b: &[u8]) -> u32 {
 }
 
 /// Parses one frame at the start of `buf`. Compressed frames are inflated
-/// and their inner frames appended to `out` in order.
+/// and their inner frames appended to `out` in order. `owner` holds `buf`
+/// (inside inflated data) so that JSON payloads can share it; at the top
+/// level (`None`) a `J` frame is returned as [`Step::Json`] instead.
 fn parse(
     buf: &[u8],
+    owner: Option<&Bytes>,
     limits: &Limits,
     depth: usize,
-    out: &mut Vec<Frame>,
+    out: &mut VecDeque<Frame>,
 ) -> Result<Step, DecodeError> {
     if buf.len() < 2 {
         return Ok(Step::Incomplete);
@@ -167,14 +186,14 @@ fn parse(
                     limit: limits.max_window,
                 });
             }
-            out.push(Frame::Window { version, count });
+            out.push_back(Frame::Window { version, count });
             Ok(Step::Consumed(6))
         }
         b'A' => {
             if body.len() < 4 {
                 return Ok(Step::Incomplete);
             }
-            out.push(Frame::Ack {
+            out.push_back(Frame::Ack {
                 version,
                 seq: be_u32(body),
             });
@@ -193,10 +212,13 @@ fn parse(
             if body.len() < 8 + len {
                 return Ok(Step::Incomplete);
             }
-            out.push(Frame::Data {
+            let Some(owner) = owner else {
+                return Ok(Step::Json { version, seq, len });
+            };
+            out.push_back(Frame::Data {
                 version,
                 seq,
-                payload: Payload::Json(body[8..8 + len].to_vec()),
+                payload: Payload::Json(owner.slice_ref(&body[8..8 + len])),
             });
             Ok(Step::Consumed(10 + len))
         }
@@ -213,12 +235,13 @@ fn parse(
             if depth >= limits.max_nesting {
                 return Err(DecodeError::NestedTooDeep(limits.max_nesting));
             }
-            let inflated = inflate(&body[4..4 + len], limits.max_inflated_bytes)?;
+            let inflated = Bytes::from(inflate(&body[4..4 + len], limits.max_inflated_bytes)?);
             let mut pos = 0;
             while pos < inflated.len() {
-                match parse(&inflated[pos..], limits, depth + 1, out)? {
+                match parse(&inflated[pos..], Some(&inflated), limits, depth + 1, out)? {
                     Step::Incomplete => return Err(DecodeError::TruncatedCompressed),
                     Step::Consumed(n) => pos += n,
+                    Step::Json { .. } => unreachable!("inner frames have an owner"),
                 }
             }
             Ok(Step::Consumed(6 + len))
@@ -241,7 +264,7 @@ fn parse_kv(
     version: u8,
     body: &[u8],
     limits: &Limits,
-    out: &mut Vec<Frame>,
+    out: &mut VecDeque<Frame>,
 ) -> Result<Step, DecodeError> {
     if body.len() < 8 {
         return Ok(Step::Incomplete);
@@ -289,7 +312,7 @@ fn parse_kv(
             });
         }
     }
-    out.push(Frame::Data {
+    out.push_back(Frame::Data {
         version,
         seq,
         payload: Payload::KeyValue(kv),
@@ -352,7 +375,7 @@ mod tests {
                     Frame::Data {
                         version: b'2',
                         seq: i as u32 + 1,
-                        payload: Payload::Json(evs[i].clone())
+                        payload: Payload::Json(evs[i].clone().into())
                     }
                 );
             }

@@ -86,7 +86,7 @@ impl Counters {
 /// Who is on the other end, stamped into every event's metadata.
 #[derive(Debug, Clone)]
 struct Peer {
-    ip: String,
+    ip: Key,
     identity: Option<crate::tls::PeerIdentity>,
 }
 
@@ -99,7 +99,7 @@ pub async fn serve(
     ctx: Arc<InputContext>,
     counters: Counters,
 ) {
-    let ip = addr.ip().to_string();
+    let ip = Key::from(addr.ip().to_string());
     match tls {
         None => {
             run(
@@ -236,6 +236,8 @@ async fn read_windows<R: AsyncRead + Unpin>(
                     }
                     max_seq = 0;
                     window = (count > 0).then_some((version, count));
+                    // The decoder bounds `count` by max_window.
+                    events.reserve(count as usize);
                 }
                 Frame::Data {
                     version,
@@ -373,6 +375,8 @@ fn event_id(map: &Map) -> Option<Key> {
     Some(h.finish_id())
 }
 
+const IP_ADDRESS: Key = Key::const_new("ip_address");
+
 /// The event of one data frame, as Filebeat sent it, plus the peer and
 /// the event's document id.
 fn to_event(payload: Payload, peer: &Peer) -> Event {
@@ -415,10 +419,7 @@ fn to_event(payload: Payload, peer: &Peer) -> Event {
     {
         meta.insert(doc_id::METADATA_KEY, Value::String(id));
     }
-    meta.insert(
-        "ip_address".to_owned(),
-        Value::String(peer.ip.as_str().into()),
-    );
+    meta.insert(IP_ADDRESS, Value::String(peer.ip.clone()));
     if let Some(id) = &peer.identity {
         let mut tls = Map::new();
         tls.insert(
@@ -453,7 +454,7 @@ mod tests {
             }),
         };
         let e = to_event(
-            Payload::Json(br#"{"@timestamp":"2026-11-27T08:00:00.000Z","message":"m","@metadata":{"beat":"filebeat"},"host":{"name":"h"}}"#.to_vec()),
+            Payload::Json(br#"{"@timestamp":"2026-11-27T08:00:00.000Z","message":"m","@metadata":{"beat":"filebeat"},"host":{"name":"h"}}"#.to_vec().into()),
             &peer,
         );
         let p = |s: &str| FieldPath::parse(s).unwrap();
@@ -491,8 +492,11 @@ mod tests {
     fn a_resent_event_gets_the_same_id_in_any_key_order() {
         let sent = br#"{"@timestamp":"2026-11-27T08:00:00.123Z","@metadata":{"beat":"filebeat","type":"_doc"},"log":{"file":{"path":"/var/log/a.log"},"offset":4711},"host":{"name":"app-01"},"agent":{"id":"a1"},"message":"GET /"}"#;
         let resent = br#"{"@timestamp":"2026-11-27T08:00:00.123Z","message":"GET /","agent":{"id":"a1"},"host":{"name":"app-01"},"log":{"offset":4711,"file":{"path":"/var/log/a.log"}},"@metadata":{"type":"_doc","beat":"filebeat"}}"#;
-        let id = id_of(Payload::Json(sent.to_vec())).unwrap();
-        assert_eq!(id_of(Payload::Json(resent.to_vec())), Some(id.clone()));
+        let id = id_of(Payload::Json(sent.to_vec().into())).unwrap();
+        assert_eq!(
+            id_of(Payload::Json(resent.to_vec().into())),
+            Some(id.clone())
+        );
         // Fixed forever: ids must match across versions.
         assert_eq!(id, Value::from("1TR5TT8dtD__L9fnDhBp7A"));
 
@@ -506,7 +510,7 @@ mod tests {
             text.replace("GET /", "GET /x"),
         ] {
             assert_ne!(
-                id_of(Payload::Json(other.clone().into_bytes())),
+                id_of(Payload::Json(other.clone().into_bytes().into())),
                 Some(id.clone()),
                 "{other}"
             );
@@ -516,7 +520,10 @@ mod tests {
     #[test]
     fn an_id_set_by_the_client_is_kept() {
         let e = br#"{"message":"m","@metadata":{"_id":"mine"}}"#;
-        assert_eq!(id_of(Payload::Json(e.to_vec())), Some(Value::from("mine")));
+        assert_eq!(
+            id_of(Payload::Json(e.to_vec().into())),
+            Some(Value::from("mine"))
+        );
     }
 
     #[test]
@@ -535,9 +542,12 @@ mod tests {
             Some(a.clone())
         );
         assert_ne!(id_of(kv(&[("line", "x"), ("offset", "2")])), Some(a));
-        let bad = id_of(Payload::Json(b"{nope".to_vec())).unwrap();
-        assert_eq!(id_of(Payload::Json(b"{nope".to_vec())), Some(bad.clone()));
-        assert_ne!(id_of(Payload::Json(b"{nope!".to_vec())), Some(bad));
+        let bad = id_of(Payload::Json(b"{nope".to_vec().into())).unwrap();
+        assert_eq!(
+            id_of(Payload::Json(b"{nope".to_vec().into())),
+            Some(bad.clone())
+        );
+        assert_ne!(id_of(Payload::Json(b"{nope!".to_vec().into())), Some(bad));
     }
 
     #[test]
@@ -546,7 +556,7 @@ mod tests {
             ip: "1.2.3.4".into(),
             identity: None,
         };
-        let e = to_event(Payload::Json(b"{nope".to_vec()), &peer);
+        let e = to_event(Payload::Json(b"{nope".to_vec().into()), &peer);
         assert!(e.has_tag("_jsonparsefailure"));
         assert_eq!(
             e.get(&FieldPath::key("message")),

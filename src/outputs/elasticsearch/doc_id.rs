@@ -23,11 +23,17 @@ const C2: u64 = 0x4cf5_ad43_2745_937f;
 
 /// Incremental MurmurHash3 x64-128: the same bytes give the same hash
 /// however they are split between calls to [`write`](Self::write).
+///
+/// Document ids hash every key and value of an event on its own, with a
+/// tag and a length, so most writes are a few bytes: the pending bytes are
+/// kept packed in an integer, where short writes are shifts rather than
+/// copies of variable length.
 #[derive(Debug, Clone)]
 pub struct Hasher128 {
     h1: u64,
     h2: u64,
-    tail: [u8; 16],
+    /// The `tail_len` bytes not yet hashed, little-endian; the rest zero.
+    tail: u128,
     tail_len: usize,
     total: u64,
 }
@@ -38,21 +44,46 @@ impl Default for Hasher128 {
     }
 }
 
+/// The bytes of a slice shorter than 16 as a little-endian integer, read
+/// with a few overlapping fixed-size loads.
+#[inline]
+fn load_short(b: &[u8]) -> u128 {
+    let n = b.len();
+    debug_assert!(n < 16);
+    let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default());
+    if n > 8 {
+        // The last eight bytes, shifted down to drop those already in `lo`.
+        let hi = u64_at(n - 8) >> (8 * (16 - n));
+        u128::from(u64_at(0)) | u128::from(hi) << 64
+    } else if n == 8 {
+        u128::from(u64_at(0))
+    } else if n >= 4 {
+        u128::from(u64::from(u32_at(0)) | u64::from(u32_at(n - 4)) << (8 * (n - 4)))
+    } else if n > 0 {
+        u128::from(b[0])
+            | u128::from(b[n / 2]) << (8 * (n / 2))
+            | u128::from(b[n - 1]) << (8 * (n - 1))
+    } else {
+        0
+    }
+}
+
 impl Hasher128 {
     pub fn new(seed: u32) -> Self {
         Hasher128 {
             h1: u64::from(seed),
             h2: u64::from(seed),
-            tail: [0; 16],
+            tail: 0,
             tail_len: 0,
             total: 0,
         }
     }
 
     #[inline]
-    fn block(&mut self, b: &[u8; 16]) {
-        let k1 = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
-        let k2 = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+    fn block(&mut self, b: u128) {
+        let k1 = b as u64;
+        let k2 = (b >> 64) as u64;
         self.h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
         self.h1 = self
             .h1
@@ -69,41 +100,69 @@ impl Hasher128 {
             .wrapping_add(0x3849_5ab5);
     }
 
-    pub fn write(&mut self, mut bytes: &[u8]) {
-        self.total += bytes.len() as u64;
-        if self.tail_len > 0 {
-            let take = (16 - self.tail_len).min(bytes.len());
-            self.tail[self.tail_len..self.tail_len + take].copy_from_slice(&bytes[..take]);
-            self.tail_len += take;
-            bytes = &bytes[take..];
-            if self.tail_len < 16 {
-                return;
-            }
-            let t = self.tail;
-            self.block(&t);
-            self.tail_len = 0;
+    /// Appends `n` (< 16) bytes given as the low bytes of `v`.
+    #[inline]
+    fn push(&mut self, v: u128, n: usize) {
+        let at = self.tail_len;
+        self.total += n as u64;
+        self.tail |= v << (8 * at);
+        if at + n >= 16 {
+            let full = self.tail;
+            self.block(full);
+            // `at` > 0 here, so the shift is below 128.
+            self.tail = v >> (8 * (16 - at));
+            self.tail_len = at + n - 16;
+        } else {
+            self.tail_len = at + n;
         }
+    }
+
+    #[inline]
+    pub fn write(&mut self, bytes: &[u8]) {
+        if bytes.len() < 16 {
+            self.push(load_short(bytes), bytes.len());
+        } else {
+            self.write_long(bytes);
+        }
+    }
+
+    fn write_long(&mut self, mut bytes: &[u8]) {
+        if self.tail_len > 0 {
+            let (head, rest) = bytes.split_at(16 - self.tail_len);
+            self.push(load_short(head), head.len());
+            bytes = rest;
+        }
+        self.total += bytes.len() as u64;
         let mut blocks = bytes.chunks_exact(16);
         for b in &mut blocks {
-            self.block(b.try_into().unwrap_or(&[0; 16]));
+            self.block(u128::from_le_bytes(b.try_into().unwrap_or_default()));
         }
         let rest = blocks.remainder();
-        self.tail[..rest.len()].copy_from_slice(rest);
+        self.tail = load_short(rest);
         self.tail_len = rest.len();
     }
 
+    #[inline]
     pub fn write_u8(&mut self, v: u8) {
-        self.write(&[v]);
+        self.push(u128::from(v), 1);
     }
 
+    #[inline]
     pub fn write_u64(&mut self, v: u64) {
-        self.write(&v.to_le_bytes());
+        self.push(u128::from(v), 8);
     }
 
     /// Writes `bytes` preceded by their length.
+    #[inline]
     pub fn write_field(&mut self, bytes: &[u8]) {
-        self.write_u64(bytes.len() as u64);
-        self.write(bytes);
+        let n = bytes.len();
+        if n < 8 {
+            // Most keys: length and text in one step.
+            self.push(n as u128 | load_short(bytes) << 64, 8 + n);
+        } else {
+            self.write_u64(n as u64);
+            self.write(bytes);
+        }
     }
 
     /// The hash: `h1` in the low 64 bits, `h2` in the high ones.
@@ -111,10 +170,8 @@ impl Hasher128 {
         let (mut h1, mut h2) = (self.h1, self.h2);
         let n = self.tail_len;
         if n > 0 {
-            let mut t = [0u8; 16];
-            t[..n].copy_from_slice(&self.tail[..n]);
-            let k1 = u64::from_le_bytes(t[..8].try_into().unwrap_or_default());
-            let k2 = u64::from_le_bytes(t[8..].try_into().unwrap_or_default());
+            let k1 = self.tail as u64;
+            let k2 = (self.tail >> 64) as u64;
             if n > 8 {
                 h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
             }
@@ -152,20 +209,17 @@ const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 /// bytes, no padding).
 /// Short enough to be stored inline, without an allocation.
 pub fn encode(hash: u128) -> Key {
-    let bytes = hash.to_le_bytes();
+    let b = hash.to_le_bytes();
+    let char_of = |n: u32, shift: u32| BASE64URL[((n >> shift) & 63) as usize];
     let mut out = [0u8; 22];
-    let mut at = 0;
-    for chunk in bytes.chunks(3) {
-        let mut n = 0u32;
-        for (i, b) in chunk.iter().enumerate() {
-            n |= u32::from(*b) << (16 - 8 * i);
-        }
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out[at] = BASE64URL[((n >> (18 - 6 * i)) & 63) as usize];
-            at += 1;
-        }
+    for (group, chars) in out.chunks_exact_mut(4).enumerate() {
+        let at = 3 * group;
+        let n = u32::from(b[at]) << 16 | u32::from(b[at + 1]) << 8 | u32::from(b[at + 2]);
+        chars.copy_from_slice(&[char_of(n, 18), char_of(n, 12), char_of(n, 6), char_of(n, 0)]);
     }
+    let last = u32::from(b[15]) << 16;
+    out[20] = char_of(last, 18);
+    out[21] = char_of(last, 12);
     Key::from(std::str::from_utf8(&out).expect("base64url is ASCII"))
 }
 
@@ -272,12 +326,44 @@ mod tests {
         let text: Vec<u8> = (0..200u8).collect();
         let whole = murmur(&text, 7);
         for cut in [0, 1, 15, 16, 17, 31, 33, 100, 199, 200] {
-            let mut h = Hasher128::new(7);
-            h.write(&text[..cut]);
-            for b in text[cut..].chunks(5) {
-                h.write(b);
+            for piece in 1..=33 {
+                let mut h = Hasher128::new(7);
+                h.write(&text[..cut]);
+                for b in text[cut..].chunks(piece) {
+                    h.write(b);
+                }
+                assert_eq!(h.finish(), whole, "cut at {cut}, pieces of {piece}");
             }
-            assert_eq!(h.finish(), whole, "cut at {cut}");
+        }
+        let mut h = Hasher128::new(7);
+        for (i, b) in text.iter().enumerate() {
+            if i % 2 == 0 {
+                h.write_u8(*b);
+            } else {
+                h.write(&[*b]);
+            }
+        }
+        assert_eq!(h.finish(), whole);
+        let mut h = Hasher128::new(7);
+        for b in text.chunks(8) {
+            h.write_u64(u64::from_le_bytes(b.try_into().unwrap()));
+        }
+        assert_eq!(h.finish(), whole);
+    }
+
+    #[test]
+    fn a_field_is_its_length_then_its_bytes() {
+        let text: Vec<u8> = (100..140u8).collect();
+        for before in 0..17 {
+            for len in 0..20 {
+                let (mut a, mut b) = (Hasher128::new(3), Hasher128::new(3));
+                a.write(&text[..before]);
+                b.write(&text[..before]);
+                a.write_field(&text[before..before + len]);
+                b.write(&(len as u64).to_le_bytes());
+                b.write(&text[before..before + len]);
+                assert_eq!(a.finish(), b.finish(), "{before} then {len}");
+            }
         }
     }
 

@@ -38,7 +38,9 @@ pub struct ElasticsearchConfig {
     /// Send a request once its body reaches this size (default 5MiB).
     #[serde(default = "default_max_bytes")]
     pub max_bytes: ByteSize,
-    /// Send a request once it holds this many events (default 5000).
+    /// Send a request once it holds this many events (default 2000, near
+    /// Filebeat's 1600: larger requests index no faster, and the events of
+    /// every request in flight stay in memory until it is answered).
     #[serde(default = "default_max_events")]
     pub max_events: usize,
     /// Longest wait before a partly filled request is sent (default 1s).
@@ -122,7 +124,7 @@ fn default_max_bytes() -> ByteSize {
     ByteSize(5 * 1024 * 1024)
 }
 fn default_max_events() -> usize {
-    5000
+    2000
 }
 fn default_linger() -> Span {
     Span::secs(1)

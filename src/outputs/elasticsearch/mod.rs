@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(s.naming.index.source(), "ganymede-%{+YYYY.MM.dd}");
         assert_eq!(s.naming.action, Action::Index);
         assert_eq!(s.limits.max_bytes, 5 * 1024 * 1024);
-        assert_eq!(s.limits.max_events, 5000);
+        assert_eq!(s.limits.max_events, 2000);
         assert_eq!(s.limits.linger, Duration::from_secs(1));
         assert_eq!(s.limits.concurrency, 2);
         assert_eq!(s.compression_level, 1);

@@ -1,5 +1,5 @@
 //! TLS set-up shared by every component that speaks TLS (beats input and
-//! output today): PEM loading, server and client configurations, and the
+//! output, Elasticsearch output): PEM loading, server and client configurations, and the
 //! identity of a verified peer.
 //!
 //! Keys may be PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM. rustls with the
@@ -137,29 +137,96 @@ impl ServerTls {
 impl ClientTls {
     /// Builds the rustls configuration; errors name the file at fault.
     pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?;
-        let builder = match self.verification_mode {
-            Verification::Full => {
-                builder.with_root_certificates(roots(&self.certificate_authorities)?)
-            }
-            Verification::None => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider()))),
+        let trust = match self.verification_mode {
+            Verification::Full => Trust::Authorities(&self.certificate_authorities),
+            Verification::None => Trust::AnyCertificate,
         };
-        let config = match (&self.certificate, &self.key) {
-            (Some(c), Some(k)) => builder
-                .with_client_auth_cert(certs(c)?, key(k)?)
-                .map_err(|e| format!("client certificate and key do not work together: {e}"))?,
-            (None, None) => builder.with_no_client_auth(),
-            _ => return Err("`certificate` and `key` go together".into()),
-        };
-        Ok(Arc::new(config))
+        client_config(trust, self.certificate.as_deref(), self.key.as_deref())
+            .map(Arc::new)
+            .map_err(|e| e.message)
     }
 }
 
-/// Accepts any server certificate (`verification_mode: none`).
+/// What a client checks the server's certificate against.
+#[derive(Debug, Clone, Copy)]
+pub enum Trust<'a> {
+    /// The CAs of these PEM bundles; none given, nothing is trusted.
+    Authorities(&'a [PathBuf]),
+    /// The CAs the operating system trusts.
+    System,
+    /// Any certificate: the session is encrypted but not authenticated.
+    AnyCertificate,
+}
+
+/// The part of a client set-up an error is about, so that a component can
+/// name the option under its own spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientPart {
+    Authorities,
+    SystemAuthorities,
+    Certificate,
+    Key,
+    /// The certificate and key together (one without the other, or a
+    /// mismatched pair).
+    CertificateAndKey,
+    /// Anything else (the protocol versions of the crypto provider).
+    Setup,
+}
+
+/// Why a client configuration could not be built; `message` names the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    pub part: ClientPart,
+    pub message: String,
+}
+
+/// A client configuration from its parts, for components whose options are
+/// not [`ClientTls`]. No ALPN protocols are set.
+pub fn client_config(
+    trust: Trust<'_>,
+    certificate: Option<&Path>,
+    key_file: Option<&Path>,
+) -> Result<rustls::ClientConfig, ClientError> {
+    let fail = |part| move |message| ClientError { part, message };
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(ClientPart::Setup)(e.to_string()))?;
+    let builder = match trust {
+        Trust::Authorities(paths) => {
+            builder.with_root_certificates(roots(paths).map_err(fail(ClientPart::Authorities))?)
+        }
+        Trust::System => {
+            use hyper_rustls::ConfigBuilderExt;
+            builder.with_native_roots().map_err(|e| {
+                fail(ClientPart::SystemAuthorities)(format!(
+                    "no trusted certificates found on this system ({e})"
+                ))
+            })?
+        }
+        Trust::AnyCertificate => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider()))),
+    };
+    match (certificate, key_file) {
+        (Some(c), Some(k)) => {
+            let chain = certs(c).map_err(fail(ClientPart::Certificate))?;
+            let key = key(k).map_err(fail(ClientPart::Key))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                fail(ClientPart::CertificateAndKey)(format!(
+                    "client certificate and key do not work together: {e}"
+                ))
+            })
+        }
+        (None, None) => Ok(builder.with_no_client_auth()),
+        _ => Err(fail(ClientPart::CertificateAndKey)(
+            "`certificate` and `key` go together".into(),
+        )),
+    }
+}
+
+/// Accepts any server certificate (`verification_mode: none`, or
+/// `tls.verify: false` of the Elasticsearch output); signatures are still
+/// checked, so the session is encrypted, but not authenticated.
 #[derive(Debug)]
 struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
 

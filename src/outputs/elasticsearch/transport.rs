@@ -1,17 +1,18 @@
 //! HTTP to the cluster: hosts, connections, TLS, credentials, timeouts.
 //!
 //! Built on hyper-util's pooled client (already the HTTP stack of the
-//! binary's own endpoints) and rustls with the `ring` provider, rather
+//! binary's own endpoints) and the rustls set-up of `crate::tls`, rather
 //! than reqwest, whose URL and IDNA machinery would add much compile time
 //! for one POST: the pool keeps connections alive per host, and the TLS
-//! set-up takes a CA file, a client certificate, or (on request) no
-//! verification at all.
+//! set-up takes a CA file (else the system's CAs), a client certificate,
+//! or (on request) no verification at all.
 //!
 //! Hosts are used round-robin. A host that fails to answer (connection
 //! error, timeout, 502/503/504) is set aside for a while that doubles with
 //! each consecutive failure, from `retry_initial` up to `retry_max`; when
 //! every host is set aside, the one that comes back first is used anyway.
 
+use crate::tls::{self, ClientPart, Trust};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, USER_AGENT};
@@ -21,9 +22,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::ClientConfig;
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -385,109 +383,33 @@ pub fn normalise_host(text: &str) -> Result<String, String> {
     Ok(format!("{scheme}://{}:{port}{path}", authority.host()))
 }
 
+/// The client set-up of `src/tls.rs`, with errors naming this output's
+/// `tls.*` options: the build step files an error that mentions `tls.` under
+/// the `tls` option.
 fn tls_config(opts: Option<&TlsOptions>, need_roots: bool) -> Result<ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up: {e}"))?;
-    let verify = opts.is_none_or(|o| o.verify);
-    let builder = if !verify {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-    } else if let Some(ca) = opts.and_then(|o| o.ca_file.as_ref()) {
-        let mut roots = rustls::RootCertStore::empty();
-        let certs = CertificateDer::pem_file_iter(ca)
-            .map_err(|e| format!("cannot read tls.ca_file {}: {e}", ca.display()))?;
-        for cert in certs {
-            let cert =
-                cert.map_err(|e| format!("tls.ca_file {}: invalid PEM: {e}", ca.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("tls.ca_file {}: {e}", ca.display()))?;
-        }
-        if roots.is_empty() {
-            return Err(format!("tls.ca_file {} holds no certificate", ca.display()));
-        }
-        builder.with_root_certificates(roots)
+    let ca_file = opts.and_then(|o| o.ca_file.as_ref());
+    let trust = if !opts.is_none_or(|o| o.verify) {
+        Trust::AnyCertificate
+    } else if let Some(ca) = ca_file {
+        Trust::Authorities(std::slice::from_ref(ca))
     } else if need_roots {
-        use hyper_rustls::ConfigBuilderExt;
-        builder.with_native_roots().map_err(|e| {
-            format!("no trusted certificates found on this system ({e}): set tls.ca_file")
-        })?
+        Trust::System
     } else {
-        builder.with_root_certificates(rustls::RootCertStore::empty())
+        // Only http:// hosts: no CA is ever consulted.
+        Trust::Authorities(&[])
     };
-    let cert = opts.and_then(|o| o.certificate.as_ref().zip(o.key.as_ref()));
-    match cert {
-        None => Ok(builder.with_no_client_auth()),
-        Some((cert, key)) => {
-            let chain = CertificateDer::pem_file_iter(cert)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("cannot read tls.certificate {}: {e}", cert.display()))?;
-            if chain.is_empty() {
-                return Err(format!(
-                    "tls.certificate {} holds no certificate",
-                    cert.display()
-                ));
-            }
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("cannot read tls.key {}: {e}", key.display()))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("tls.certificate and tls.key: {e}"))
-        }
-    }
-}
-
-/// `tls.verify: false`: any server certificate is accepted (signatures are
-/// still checked, so the session is encrypted, but not authenticated).
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+    // One without the other is refused when the options are read.
+    let (certificate, key) = opts
+        .and_then(|o| o.certificate.as_deref().zip(o.key.as_deref()))
+        .unzip();
+    tls::client_config(trust, certificate, key).map_err(|e| match e.part {
+        ClientPart::Authorities => format!("tls.ca_file: {}", e.message),
+        ClientPart::SystemAuthorities => format!("{}: set tls.ca_file", e.message),
+        ClientPart::Certificate => format!("tls.certificate: {}", e.message),
+        ClientPart::Key => format!("tls.key: {}", e.message),
+        ClientPart::CertificateAndKey => format!("tls.certificate and tls.key: {}", e.message),
+        ClientPart::Setup => format!("TLS set-up: {}", e.message),
+    })
 }
 
 /// Standard base64 with padding.
@@ -617,11 +539,24 @@ mod tests {
             verify: true,
         };
         let e = tls_config(Some(&opts), true).unwrap_err();
-        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+        assert!(
+            e.contains("tls.ca_file") && e.contains("/nonexistent/ca.pem"),
+            "{e}"
+        );
         let insecure = TlsOptions {
             verify: false,
-            ..opts
+            ..opts.clone()
         };
         assert!(tls_config(Some(&insecure), true).is_ok());
+        let client = TlsOptions {
+            certificate: Some("/nonexistent/cert.pem".into()),
+            key: Some("/nonexistent/key.pem".into()),
+            ..insecure
+        };
+        let e = tls_config(Some(&client), true).unwrap_err();
+        assert!(
+            e.contains("tls.certificate") && e.contains("/nonexistent/cert.pem"),
+            "{e}"
+        );
     }
 }

@@ -57,10 +57,12 @@ impl Map {
         }
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -75,6 +77,7 @@ impl Map {
     }
 
     /// The position of `key`.
+    #[inline]
     pub fn get_index_of(&self, key: &str) -> Option<usize> {
         match &self.index {
             None => self.entries.iter().position(|(k, _)| k.as_str() == key),
@@ -86,10 +89,12 @@ impl Map {
         }
     }
 
+    #[inline]
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.get_index_of(key).map(|i| &self.entries[i].1)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.get_index_of(key).map(|i| &mut self.entries[i].1)
     }
@@ -101,6 +106,7 @@ impl Map {
         })
     }
 
+    #[inline]
     pub fn contains_key(&self, key: &str) -> bool {
         self.get_index_of(key).is_some()
     }
@@ -119,6 +125,7 @@ impl Map {
 
     /// Sets `key` to `value`: in place if present (returning the old
     /// value), else at the end.
+    #[inline]
     pub fn insert(&mut self, key: impl Into<Key>, value: Value) -> Option<Value> {
         let key = key.into();
         match self.get_index_of(&key) {
@@ -132,12 +139,14 @@ impl Map {
 
     /// Appends `key`, which the caller knows is absent (e.g. the keys of a
     /// tree's children, distinct by construction): no search.
+    #[inline]
     pub fn push_distinct(&mut self, key: Key, value: Value) {
         debug_assert!(!self.contains_key(&key), "{key} is already present");
         self.push_new(key, value);
     }
 
     /// Appends a key known to be absent; returns its position.
+    #[inline]
     fn push_new(&mut self, key: Key, value: Value) -> usize {
         let i = self.entries.len();
         let hash = self.index.as_ref().map(|_| hash_key(&key));

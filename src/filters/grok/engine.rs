@@ -101,7 +101,7 @@ enum Inst {
         look: Look,
         next: u32,
     },
-    /// Two branches, `alt1` preferred; `start1`/`start2` index `starts`.
+    /// Two branches, `alt1` preferred; `start1`/`start2` index `Engine::start_bytes`.
     Split {
         alt1: u32,
         alt2: u32,
@@ -196,9 +196,14 @@ pub(crate) struct Engine {
     ranges: Vec<Range>,
     /// Byte ranges of `Inst::Seq`.
     seq: Vec<(u8, u8)>,
-    /// Union branches: (target, index into `starts`).
+    /// Union branches: (target, index into `start_bytes`).
     alts: Vec<(u32, u32)>,
-    starts: Vec<Start>,
+    /// Per entry of `Starts`: the bytes a branch can start on, all of
+    /// them if it can match empty, so that a check is one bit test.
+    start_bytes: Vec<ByteSet>,
+    /// Per entry of `Starts`: whether the branch can start at the end of
+    /// the input (it can match empty).
+    start_at_end: Vec<bool>,
     loops: Vec<Loop>,
     start: u32,
     row_count: usize,
@@ -515,7 +520,16 @@ impl Engine {
                 next,
             };
         }
-        let starts = starts.list;
+        let start_bytes = (starts.list.iter())
+            .map(|s| {
+                let mut bytes = s.bytes;
+                if s.nullable {
+                    bytes.add_range(0, 255);
+                }
+                bytes
+            })
+            .collect();
+        let start_at_end = starts.list.iter().map(|s| s.nullable).collect();
         let slot_count = nfa.group_info().slot_len();
         Engine {
             nfa,
@@ -524,7 +538,8 @@ impl Engine {
             ranges,
             seq,
             alts,
-            starts,
+            start_bytes,
+            start_at_end,
             loops,
             start: id(start),
             row_count: row_count as usize,
@@ -587,11 +602,13 @@ impl Engine {
         false
     }
 
-    /// Whether the branch described by `starts[start]` can begin at `at`.
+    /// Whether branch start `start` (see `Starts`) can begin at `at`.
     #[inline(always)]
     fn can_start(&self, start: u32, hay: &[u8], at: usize) -> bool {
-        let s = &self.starts[start as usize];
-        s.nullable || (at < hay.len() && s.bytes.contains(hay[at]))
+        match hay.get(at) {
+            Some(&b) => self.start_bytes[start as usize].contains(b),
+            None => self.start_at_end[start as usize],
+        }
     }
 
     /// Follows one path from (sid, at), pushing the branches it passes.

@@ -276,13 +276,38 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::with_capacity(access.size_hint().unwrap_or(0));
+        // JSON gives no member count up front: the members are gathered in
+        // a reused scratch vector, so that the object is allocated once at
+        // its final size instead of growing through 4, 8, 16… entries.
+        let mut scratch = SCRATCH
+            .with(|pool| pool.borrow_mut().pop())
+            .unwrap_or_default();
         while let Some(k) = access.next_key_seed(KeySeed)? {
             let v = access.next_value::<Value>()?;
+            scratch.push((k, v));
+        }
+        let mut map = Map::with_capacity(scratch.len());
+        for (k, v) in scratch.drain(..) {
             map.insert(k, v);
         }
+        SCRATCH.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < SCRATCH_KEPT && scratch.capacity() <= SCRATCH_MAX_ENTRIES {
+                pool.push(scratch);
+            }
+        });
         Ok(Value::Object(map))
     }
+}
+
+/// Scratch vectors kept per thread: one per nesting level in use.
+const SCRATCH_KEPT: usize = 16;
+/// A scratch vector grown past this by a huge object is not kept.
+const SCRATCH_MAX_ENTRIES: usize = 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<Vec<(Key, Value)>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl serde::Serialize for Value {

@@ -7,9 +7,10 @@
 use crate::event::json;
 use crate::filters::grok::{
     CompileOptions, CompiledGrok, EcsMode, RegexEngine, backtrack_steps, compile_expression_with,
+    read_patterns_dir,
 };
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What `ganymede grok` was asked to do.
 #[derive(Debug, Clone)]
@@ -74,60 +75,12 @@ fn valid_pattern_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The definitions of a patterns file: one `NAME regex` per line, `#`
-/// comments and blank lines skipped (the format of Logstash's
-/// `patterns_dir` files).
-pub fn pattern_file_definitions(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                return None;
-            }
-            let end = trimmed.find([' ', '\t'])?;
-            let name = &trimmed[..end];
-            let def = trimmed[end..].trim_start_matches([' ', '\t']);
-            (valid_pattern_name(name) && !def.is_empty()).then(|| (name.to_owned(), def.to_owned()))
-        })
-        .collect()
-}
-
-/// Every definition found in `dir`: each regular file of the folder, in
-/// name order (hidden files skipped), or the file itself.
-pub fn read_patterns_dir(dir: &Path) -> Result<Vec<(String, String)>, String> {
-    let files: Vec<PathBuf> = if dir.is_file() {
-        vec![dir.to_owned()]
-    } else {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read patterns folder `{}`: {e}", dir.display()))?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| !n.starts_with('.'))
-            })
-            .collect();
-        files.sort();
-        files
-    };
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| format!("cannot read patterns file `{}`: {e}", f.display()))?;
-        out.extend(pattern_file_definitions(&text));
-    }
-    Ok(out)
-}
-
 /// Compiles the expression with the files' definitions, then the inline
 /// ones (which win, as `pattern_definitions` do in the filter).
 pub fn compile(opts: &GrokOptions) -> Result<CompiledGrok, String> {
     let mut extra = Vec::new();
     for dir in &opts.patterns_dirs {
-        extra.extend(read_patterns_dir(dir)?);
+        extra.extend(read_patterns_dir(dir, "*")?);
     }
     extra.extend(opts.definitions.iter().cloned());
     let options = CompileOptions {
@@ -285,12 +238,5 @@ mod tests {
         );
         assert!(parse_definition("A B=x").is_err());
         assert!(parse_definition("AB").is_err());
-        assert_eq!(
-            pattern_file_definitions("# c\n\nA \\d+\nB\t%{A} x\nbad\n"),
-            vec![
-                ("A".to_owned(), "\\d+".to_owned()),
-                ("B".to_owned(), "%{A} x".to_owned())
-            ]
-        );
     }
 }

@@ -410,8 +410,9 @@ fn pattern_error(
 }
 
 /// Reads every file of `dir` whose name matches `glob` (a path to a file
-/// is read as is), in name order.
-fn read_patterns_dir(dir: &Path, glob: &str) -> Result<Vec<(String, String)>, String> {
+/// is read as is), in name order. Hidden files are skipped, as Ruby's
+/// `Dir.glob` skips them for Logstash.
+pub fn read_patterns_dir(dir: &Path, glob: &str) -> Result<Vec<(String, String)>, String> {
     let files: Vec<PathBuf> = if dir.is_file() {
         vec![dir.to_owned()]
     } else {
@@ -423,7 +424,7 @@ fn read_patterns_dir(dir: &Path, glob: &str) -> Result<Vec<(String, String)>, St
             .filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| glob_match(glob, n))
+                    .is_some_and(|n| !n.starts_with('.') && glob_match(glob, n))
             })
             .collect();
         files.sort();

@@ -12,6 +12,7 @@
 //! each consecutive failure, from `retry_initial` up to `retry_max`; when
 //! every host is set aside, the one that comes back first is used anyway.
 
+use crate::filters::fingerprint;
 use crate::tls::{self, ClientPart, Trust};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -55,9 +56,14 @@ impl Auth {
     pub fn header(&self) -> Result<HeaderValue, String> {
         let text = match self {
             Auth::Basic { user, password } => {
-                format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+                format!(
+                    "Basic {}",
+                    fingerprint::base64(format!("{user}:{password}").as_bytes())
+                )
             }
-            Auth::ApiKey(k) if k.contains(':') => format!("ApiKey {}", base64(k.as_bytes())),
+            Auth::ApiKey(k) if k.contains(':') => {
+                format!("ApiKey {}", fingerprint::base64(k.as_bytes()))
+            }
             Auth::ApiKey(k) => format!("ApiKey {k}"),
             Auth::Bearer(t) => format!("Bearer {t}"),
         };
@@ -412,46 +418,9 @@ fn tls_config(opts: Option<&TlsOptions>, need_roots: bool) -> Result<ClientConfi
     })
 }
 
-/// Standard base64 with padding.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * k)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc_4648() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
-    }
 
     #[test]
     fn authorization_headers() {

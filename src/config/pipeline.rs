@@ -166,6 +166,9 @@ pub struct PipelineConfig {
     pub outputs: Vec<ComponentConfig>,
     /// Test cases for `ganymede test`, read by that command.
     pub tests: Option<Node>,
+    /// Whether a filter or output option names `@metadata` (it may then
+    /// read the document ids that inputs set there).
+    pub mentions_metadata: bool,
 }
 
 /// Default number of events an input puts in one batch.
@@ -173,7 +176,33 @@ pub const DEFAULT_BATCH_SIZE: usize = 1000;
 /// Default number of batches a channel between stages holds.
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 4;
 
+/// Whether any key or value under `node` contains `needle`.
+fn mentions(node: &Node, needle: &str) -> bool {
+    match &node.kind {
+        NodeKind::Null => false,
+        NodeKind::Scalar { text, .. } => text.contains(needle),
+        NodeKind::Seq(items) => items.iter().any(|n| mentions(n, needle)),
+        NodeKind::Map(pairs) => pairs
+            .iter()
+            .any(|(k, v)| mentions(k, needle) || mentions(v, needle)),
+    }
+}
+
 impl PipelineConfig {
+    /// Whether anything after the inputs may read `[@metadata][_id]`: an
+    /// output that forwards or uses metadata (elasticsearch, beats, and
+    /// any kind not known to ignore it), or a filter or output option that
+    /// names `@metadata`. When nothing does, inputs skip computing
+    /// document ids.
+    pub fn reads_document_ids(&self) -> bool {
+        const IGNORE_METADATA: [&str; 3] = ["null", "console", "file"];
+        self.mentions_metadata
+            || self
+                .outputs
+                .iter()
+                .any(|o| !IGNORE_METADATA.contains(&o.kind.as_str()))
+    }
+
     /// Parses a pipeline file's text. Every problem found is reported, not
     /// only the first.
     pub fn from_text(file: &Path, text: &str, env: &dyn Env) -> Result<Self, ConfigErrors> {
@@ -194,6 +223,7 @@ impl PipelineConfig {
             filters: Vec::new(),
             outputs: Vec::new(),
             tests: None,
+            mentions_metadata: false,
         };
         let Some(pairs) = root.as_map() else {
             let msg = match root.kind {
@@ -218,9 +248,11 @@ impl PipelineConfig {
                 "channel_capacity" => positive(value).map(|v| cfg.channel_capacity = v),
                 "inputs" => components(value, Section::Inputs, &mut errors).map(|v| cfg.inputs = v),
                 "filters" => {
+                    cfg.mentions_metadata |= mentions(value, "@metadata");
                     components(value, Section::Filters, &mut errors).map(|v| cfg.filters = v)
                 }
                 "outputs" => {
+                    cfg.mentions_metadata |= mentions(value, "@metadata");
                     components(value, Section::Outputs, &mut errors).map(|v| cfg.outputs = v)
                 }
                 "tests" => {
@@ -531,6 +563,30 @@ mod tests {
         assert!(f.options.get("rename").is_some());
         assert!(f.options.get("if").is_none());
         assert_eq!(p.outputs[0].kind, "console");
+    }
+
+    #[test]
+    fn document_ids_are_wanted_when_something_may_read_them() {
+        let wants = |outputs: &str, filters: &str| {
+            load(&format!(
+                "inputs: [stdin: {{}}]\nfilters: {filters}\noutputs: {outputs}\n"
+            ))
+            .unwrap()
+            .reads_document_ids()
+        };
+        assert!(!wants("[null: {}, console: {}]", "[]"));
+        assert!(!wants("[file: {path: /tmp/x}]", "[mutate: {add_tag: [a]}]"));
+        assert!(wants("[null: {}, elasticsearch: {}]", "[]"));
+        assert!(wants("[beats: {hosts: [a]}]", "[]"));
+        assert!(wants(
+            "[console: {}]",
+            "[mutate: {copy: {'[@metadata][_id]': id}}]"
+        ));
+        assert!(wants("[file: {path: '/tmp/%{[@metadata][_id]}'}]", "[]"));
+        assert!(wants(
+            "[console: {}]",
+            "[mutate: {if: '[@metadata][_id]', add_tag: [x]}]"
+        ));
     }
 
     #[test]

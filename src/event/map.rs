@@ -18,7 +18,7 @@
 use super::value::Value;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// A field name: inline up to 24 bytes, a static string without copying
 /// (`Key::const_new`), else on the heap.
@@ -28,11 +28,32 @@ pub type Key = compact_str::CompactString;
 pub const INDEXED_FROM: usize = 12;
 
 /// Insertion-ordered object (see the module docs).
+///
+/// A map can also be *shared* ([`Map::share`]): its clones then point at
+/// one copy instead of copying it, and the first change to a clone gives
+/// that clone its own copy. Inputs use this for the parts that every event
+/// of a batch has in common (`host`, `input`, a file's `log.file`), which
+/// then cost one reference count instead of allocations per event.
+#[derive(Clone)]
+pub struct Map(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Owned(Entries),
+    Shared(Arc<Entries>),
+}
+
 #[derive(Clone, Default)]
-pub struct Map {
+struct Entries {
     entries: Vec<(Key, Value)>,
     /// Positions in `entries`, by key hash; only for large objects.
     index: Option<Box<HashTable<u32>>>,
+}
+
+impl Default for Map {
+    fn default() -> Self {
+        Map::new()
+    }
 }
 
 /// One hasher per process, seeded at random, so that keys chosen by a
@@ -42,43 +63,9 @@ fn hash_key(key: &str) -> u64 {
     STATE.get_or_init(std::hash::RandomState::new).hash_one(key)
 }
 
-impl Map {
-    pub const fn new() -> Self {
-        Map {
-            entries: Vec::new(),
-            index: None,
-        }
-    }
-
-    pub fn with_capacity(n: usize) -> Self {
-        Map {
-            entries: Vec::with_capacity(n),
-            index: None,
-        }
-    }
-
+impl Entries {
     #[inline]
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn clear(&mut self) {
-        self.entries.clear();
-        self.index = None;
-    }
-
-    pub fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
-    }
-
-    /// The position of `key`.
-    #[inline]
-    pub fn get_index_of(&self, key: &str) -> Option<usize> {
+    fn get_index_of(&self, key: &str) -> Option<usize> {
         match &self.index {
             None => self.entries.iter().position(|(k, _)| k.as_str() == key),
             Some(table) => table
@@ -87,62 +74,6 @@ impl Map {
                 })
                 .map(|&i| i as usize),
         }
-    }
-
-    #[inline]
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.get_index_of(key).map(|i| &self.entries[i].1)
-    }
-
-    #[inline]
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.get_index_of(key).map(|i| &mut self.entries[i].1)
-    }
-
-    pub fn get_key_value(&self, key: &str) -> Option<(&Key, &Value)> {
-        self.get_index_of(key).map(|i| {
-            let (k, v) = &self.entries[i];
-            (k, v)
-        })
-    }
-
-    #[inline]
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.get_index_of(key).is_some()
-    }
-
-    pub fn get_index(&self, i: usize) -> Option<(&Key, &Value)> {
-        self.entries.get(i).map(|(k, v)| (k, v))
-    }
-
-    pub fn first(&self) -> Option<(&Key, &Value)> {
-        self.get_index(0)
-    }
-
-    pub fn last(&self) -> Option<(&Key, &Value)> {
-        self.entries.last().map(|(k, v)| (k, v))
-    }
-
-    /// Sets `key` to `value`: in place if present (returning the old
-    /// value), else at the end.
-    #[inline]
-    pub fn insert(&mut self, key: impl Into<Key>, value: Value) -> Option<Value> {
-        let key = key.into();
-        match self.get_index_of(&key) {
-            Some(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
-            None => {
-                self.push_new(key, value);
-                None
-            }
-        }
-    }
-
-    /// Appends `key`, which the caller knows is absent (e.g. the keys of a
-    /// tree's children, distinct by construction): no search.
-    #[inline]
-    pub fn push_distinct(&mut self, key: Key, value: Value) {
-        debug_assert!(!self.contains_key(&key), "{key} is already present");
-        self.push_new(key, value);
     }
 
     /// Appends a key known to be absent; returns its position.
@@ -174,6 +105,143 @@ impl Map {
         }
         self.index = Some(Box::new(table));
     }
+}
+
+impl Map {
+    pub const fn new() -> Self {
+        Map(Repr::Owned(Entries {
+            entries: Vec::new(),
+            index: None,
+        }))
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        Map(Repr::Owned(Entries {
+            entries: Vec::with_capacity(n),
+            index: None,
+        }))
+    }
+
+    /// This map, made cheap to clone: clones share it until changed.
+    pub fn share(self) -> Self {
+        match self.0 {
+            Repr::Owned(e) => Map(Repr::Shared(Arc::new(e))),
+            shared => Map(shared),
+        }
+    }
+
+    #[inline]
+    fn inner(&self) -> &Entries {
+        match &self.0 {
+            Repr::Owned(e) => e,
+            Repr::Shared(e) => e,
+        }
+    }
+
+    /// The entries, for changing: a shared map first gets its own copy.
+    #[inline]
+    fn inner_mut(&mut self) -> &mut Entries {
+        if let Repr::Shared(_) = self.0
+            && let Repr::Shared(e) = std::mem::replace(&mut self.0, Repr::Owned(Entries::default()))
+        {
+            self.0 = Repr::Owned(Arc::unwrap_or_clone(e));
+        }
+        match &mut self.0 {
+            Repr::Owned(e) => e,
+            Repr::Shared(_) => unreachable!("made owned above"),
+        }
+    }
+
+    fn into_inner(self) -> Entries {
+        match self.0 {
+            Repr::Owned(e) => e,
+            Repr::Shared(e) => Arc::unwrap_or_clone(e),
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.inner().entries.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.inner().entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        *self = Map::new();
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        self.inner_mut().entries.reserve(additional);
+    }
+
+    /// The position of `key`.
+    #[inline]
+    pub fn get_index_of(&self, key: &str) -> Option<usize> {
+        self.inner().get_index_of(key)
+    }
+
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        let inner = self.inner();
+        inner.get_index_of(key).map(|i| &inner.entries[i].1)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        let i = self.get_index_of(key)?;
+        Some(&mut self.inner_mut().entries[i].1)
+    }
+
+    pub fn get_key_value(&self, key: &str) -> Option<(&Key, &Value)> {
+        let inner = self.inner();
+        inner.get_index_of(key).map(|i| {
+            let (k, v) = &inner.entries[i];
+            (k, v)
+        })
+    }
+
+    #[inline]
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get_index_of(key).is_some()
+    }
+
+    pub fn get_index(&self, i: usize) -> Option<(&Key, &Value)> {
+        self.inner().entries.get(i).map(|(k, v)| (k, v))
+    }
+
+    pub fn first(&self) -> Option<(&Key, &Value)> {
+        self.get_index(0)
+    }
+
+    pub fn last(&self) -> Option<(&Key, &Value)> {
+        self.inner().entries.last().map(|(k, v)| (k, v))
+    }
+
+    /// Sets `key` to `value`: in place if present (returning the old
+    /// value), else at the end.
+    #[inline]
+    pub fn insert(&mut self, key: impl Into<Key>, value: Value) -> Option<Value> {
+        let key = key.into();
+        let inner = self.inner_mut();
+        match inner.get_index_of(&key) {
+            Some(i) => Some(std::mem::replace(&mut inner.entries[i].1, value)),
+            None => {
+                inner.push_new(key, value);
+                None
+            }
+        }
+    }
+
+    /// Appends `key`, which the caller knows is absent (e.g. the keys of a
+    /// tree's children, distinct by construction): no search.
+    #[inline]
+    pub fn push_distinct(&mut self, key: Key, value: Value) {
+        debug_assert!(!self.contains_key(&key), "{key} is already present");
+        self.inner_mut().push_new(key, value);
+    }
 
     /// Removes `key`, keeping the order of the other keys.
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
@@ -182,9 +250,10 @@ impl Map {
 
     pub fn shift_remove_entry(&mut self, key: &str) -> Option<(Key, Value)> {
         let i = self.get_index_of(key)?;
-        let removed = self.entries.remove(i);
-        if self.index.is_some() {
-            self.rebuild_index();
+        let inner = self.inner_mut();
+        let removed = inner.entries.remove(i);
+        if inner.index.is_some() {
+            inner.rebuild_index();
         }
         Some(removed)
     }
@@ -196,47 +265,50 @@ impl Map {
 
     pub fn entry(&mut self, key: impl Into<Key>) -> Entry<'_> {
         let key = key.into();
-        match self.get_index_of(&key) {
-            Some(index) => Entry::Occupied(OccupiedEntry { map: self, index }),
-            None => Entry::Vacant(VacantEntry { map: self, key }),
+        let inner = self.inner_mut();
+        match inner.get_index_of(&key) {
+            Some(index) => Entry::Occupied(OccupiedEntry { map: inner, index }),
+            None => Entry::Vacant(VacantEntry { map: inner, key }),
         }
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut Value) -> bool) {
-        let before = self.entries.len();
-        self.entries.retain_mut(|(k, v)| keep(k, v));
-        if self.index.is_some() && self.entries.len() != before {
-            self.rebuild_index();
+        let inner = self.inner_mut();
+        let before = inner.entries.len();
+        inner.entries.retain_mut(|(k, v)| keep(k, v));
+        if inner.index.is_some() && inner.entries.len() != before {
+            inner.rebuild_index();
         }
     }
 
     pub fn sort_keys(&mut self) {
-        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
-        if self.index.is_some() {
-            self.rebuild_index();
+        let inner = self.inner_mut();
+        inner.entries.sort_by(|a, b| a.0.cmp(&b.0));
+        if inner.index.is_some() {
+            inner.rebuild_index();
         }
     }
 
     pub fn iter(&self) -> Iter<'_> {
-        Iter(self.entries.iter())
+        Iter(self.inner().entries.iter())
     }
 
     pub fn iter_mut(&mut self) -> IterMut<'_> {
-        IterMut(self.entries.iter_mut())
+        IterMut(self.inner_mut().entries.iter_mut())
     }
 
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Key> + ExactSizeIterator {
-        self.entries.iter().map(|(k, _)| k)
+        self.inner().entries.iter().map(|(k, _)| k)
     }
 
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
-        self.entries.iter().map(|(_, v)| v)
+        self.inner().entries.iter().map(|(_, v)| v)
     }
 
     pub fn values_mut(
         &mut self,
     ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(_, v)| v)
+        self.inner_mut().entries.iter_mut().map(|(_, v)| v)
     }
 }
 
@@ -247,12 +319,12 @@ pub enum Entry<'a> {
 }
 
 pub struct OccupiedEntry<'a> {
-    map: &'a mut Map,
+    map: &'a mut Entries,
     index: usize,
 }
 
 pub struct VacantEntry<'a> {
-    map: &'a mut Map,
+    map: &'a mut Entries,
     key: Key,
 }
 
@@ -368,7 +440,7 @@ impl IntoIterator for Map {
     type Item = (Key, Value);
     type IntoIter = std::vec::IntoIter<(Key, Value)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        self.into_inner().entries.into_iter()
     }
 }
 
@@ -500,6 +572,30 @@ mod tests {
         let c: Map = [("y", Value::Null), ("x", Value::Integer(2))].into();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_shared_map_is_copied_on_first_change_only() {
+        let mut original: Map = [("name", Value::from("h"))].into();
+        original = original.share();
+        let mut changed = original.clone();
+        let untouched = original.clone();
+        changed.insert("extra", Value::Integer(1));
+        if let Some(v) = changed.get_mut("name") {
+            *v = Value::from("other");
+        }
+        assert_eq!(original, untouched);
+        assert_eq!(original.get("name"), Some(&Value::from("h")));
+        assert_eq!(original.len(), 1);
+        assert_eq!(changed.get("name"), Some(&Value::from("other")));
+        assert_eq!(changed.len(), 2);
+        // Taken apart by value, whether shared or not.
+        let pairs: Vec<(Key, Value)> = untouched.into_iter().collect();
+        assert_eq!(pairs, vec![(Key::from("name"), Value::from("h"))]);
+        let mut entry_map = original.clone();
+        *entry_map.entry("name").or_default() = Value::Null;
+        assert_eq!(original.get("name"), Some(&Value::from("h")));
+        assert_eq!(entry_map.get("name"), Some(&Value::Null));
     }
 
     #[test]

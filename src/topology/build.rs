@@ -37,6 +37,9 @@ pub struct Pipeline {
     pub batch_size: usize,
     pub channel_capacity: usize,
     pub once: bool,
+    /// Whether inputs set `[@metadata][_id]` (see
+    /// [`PipelineConfig::reads_document_ids`]).
+    pub document_ids: bool,
     pub data_dir: PathBuf,
     pub inputs: Vec<BuiltInput>,
     pub(crate) stages: Vec<FilterStage>,
@@ -203,6 +206,7 @@ pub fn build_pipeline(
         batch_size: cfg.batch_size,
         channel_capacity: cfg.channel_capacity.max(workers),
         once: opts.once,
+        document_ids: cfg.reads_document_ids(),
         data_dir: opts.data_dir.clone(),
         inputs,
         stages,

@@ -148,6 +148,9 @@ pub struct InputContext {
     pub metrics: Arc<ComponentMetrics>,
     pub batch_size: usize,
     pub once: bool,
+    /// Whether anything downstream may read `[@metadata][_id]`; when not,
+    /// inputs save the work of computing document ids.
+    pub document_ids: bool,
     latency: Arc<Histogram>,
     sender: Option<flume::Sender<Batch>>,
 }
@@ -168,9 +171,15 @@ impl InputContext {
             metrics,
             batch_size,
             once,
+            document_ids: true,
             latency,
             sender: Some(sender),
         }
+    }
+
+    pub fn with_document_ids(mut self, document_ids: bool) -> Self {
+        self.document_ids = document_ids;
+        self
     }
 
     /// A context whose batches go to the returned receiver (for tests of

@@ -90,6 +90,7 @@ impl Pipeline {
             batch_size,
             channel_capacity,
             once,
+            document_ids,
             data_dir,
             inputs,
             stages,
@@ -156,7 +157,8 @@ impl Pipeline {
                 batch_size,
                 once,
                 in_tx.clone(),
-            );
+            )
+            .with_document_ids(document_ids);
             let span =
                 tracing::info_span!("input", component = %input.id.id, plugin = %input.id.plugin);
             input_tasks.push((

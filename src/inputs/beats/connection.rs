@@ -244,7 +244,7 @@ async fn read_windows<R: AsyncRead + Unpin>(
                     seq,
                     payload,
                 } => {
-                    events.push(to_event(payload, peer));
+                    events.push(to_event(payload, peer, ctx.document_ids));
                     max_seq = max_seq.max(seq);
                     let expected = window.map_or(0, |w| w.1);
                     if expected == 0 || events.len() as u32 >= expected {
@@ -377,13 +377,13 @@ fn event_id(map: &Map) -> Option<Key> {
 
 const IP_ADDRESS: Key = Key::const_new("ip_address");
 
-/// The event of one data frame, as Filebeat sent it, plus the peer and
-/// the event's document id.
-fn to_event(payload: Payload, peer: &Peer) -> Event {
+/// The event of one data frame, as Filebeat sent it, plus the peer and,
+/// when `with_id`, the event's document id.
+fn to_event(payload: Payload, peer: &Peer, with_id: bool) -> Event {
     let (mut event, id) = match payload {
         Payload::Json(bytes) => match json::parse(&bytes) {
             Ok(Value::Object(map)) => {
-                let id = event_id(&map);
+                let id = with_id.then(|| event_id(&map)).flatten();
                 (Event::from_map(map), id)
             }
             _ => {
@@ -393,10 +393,13 @@ fn to_event(payload: Payload, peer: &Peer) -> Event {
                     String::from_utf8_lossy(&bytes).into_owned(),
                 );
                 e.add_tag("_jsonparsefailure");
-                let mut h = Hasher128::new(0);
-                h.write_field(b"beats-raw");
-                h.write_field(&bytes);
-                (e, Some(h.finish_id()))
+                let id = with_id.then(|| {
+                    let mut h = Hasher128::new(0);
+                    h.write_field(b"beats-raw");
+                    h.write_field(&bytes);
+                    h.finish_id()
+                });
+                (e, id)
             }
         },
         Payload::KeyValue(pairs) => {
@@ -404,7 +407,7 @@ fn to_event(payload: Payload, peer: &Peer) -> Event {
             for (k, v) in pairs {
                 map.insert(k, Value::String(v.into()));
             }
-            let id = event_id(&map);
+            let id = with_id.then(|| event_id(&map)).flatten();
             if !map.contains_key(MESSAGE)
                 && let Some(line) = map.get("line").cloned()
             {
@@ -456,6 +459,7 @@ mod tests {
         let e = to_event(
             Payload::Json(br#"{"@timestamp":"2026-11-27T08:00:00.000Z","message":"m","@metadata":{"beat":"filebeat"},"host":{"name":"h"}}"#.to_vec().into()),
             &peer,
+            true,
         );
         let p = |s: &str| FieldPath::parse(s).unwrap();
         assert_eq!(e.get(&p("message")), Some(&Value::from("m")));
@@ -483,7 +487,7 @@ mod tests {
             ip: "10.0.0.7".into(),
             identity: None,
         };
-        to_event(payload, &peer)
+        to_event(payload, &peer, true)
             .get(&FieldPath::parse("[@metadata][_id]").unwrap())
             .cloned()
     }
@@ -556,7 +560,7 @@ mod tests {
             ip: "1.2.3.4".into(),
             identity: None,
         };
-        let e = to_event(Payload::Json(b"{nope".to_vec().into()), &peer);
+        let e = to_event(Payload::Json(b"{nope".to_vec().into()), &peer, true);
         assert!(e.has_tag("_jsonparsefailure"));
         assert_eq!(
             e.get(&FieldPath::key("message")),

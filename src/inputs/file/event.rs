@@ -136,56 +136,33 @@ impl EventShape {
         })
     }
 
+    /// The parts of a batch's events that are the same for every line of
+    /// `path`, built once and shared by the batch's events. Each batch gets
+    /// its own, so that the reading thread and the thread dropping an
+    /// earlier batch never count references on the same memory.
+    pub fn batch<'a>(&'a self, path: &str) -> BatchShape<'a> {
+        let object = |key: &'static str, value: Value| {
+            let mut m = Map::with_capacity(1);
+            m.push_distinct(Key::const_new(key), value);
+            Value::Object(m.share())
+        };
+        let fields = (!self.fields.is_empty() && !self.fields_under_root).then(|| {
+            let map: Map = self.fields.iter().cloned().collect();
+            Value::Object(map.share())
+        });
+        BatchShape {
+            shape: self,
+            log_file: object("path", Value::String(path.into())),
+            host: object("name", self.host.clone()),
+            input: object("type", Value::String(Key::const_new("file"))),
+            fields,
+        }
+    }
+
     /// The event for one line of `path`, read at `now`.
+    #[cfg(test)]
     pub fn event(&self, line: Line, path: &str, now: DateTime<Utc>) -> Event {
-        // The fixed keys are distinct, so they are appended without a
-        // search; only `fields_under_root` may meet one of them.
-        let mut fields = Map::with_capacity(8);
-        fields.push_distinct(Key::const_new(TIMESTAMP), Value::Timestamp(now));
-        let mut file = Map::with_capacity(1);
-        file.push_distinct(Key::const_new("path"), Value::String(path.into()));
-        let mut log = Map::with_capacity(2);
-        log.push_distinct(Key::const_new("file"), Value::Object(file));
-        log.push_distinct(Key::const_new("offset"), Value::Integer(line.start as i64));
-        fields.push_distinct(Key::const_new("log"), Value::Object(log));
-        let mut host = Map::with_capacity(1);
-        host.push_distinct(Key::const_new("name"), self.host.clone());
-        fields.push_distinct(Key::const_new("host"), Value::Object(host));
-        let mut input = Map::with_capacity(1);
-        input.push_distinct(
-            Key::const_new("type"),
-            Value::String(Key::const_new("file")),
-        );
-        fields.push_distinct(Key::const_new("input"), Value::Object(input));
-        if !self.fields.is_empty() {
-            if self.fields_under_root {
-                for (k, v) in &self.fields {
-                    fields.insert(k.as_str(), v.clone());
-                }
-            } else {
-                fields.insert(
-                    "fields",
-                    Value::Object(self.fields.iter().cloned().collect()),
-                );
-            }
-        }
-        let mut tags = self.tags.clone();
-        if line.truncated {
-            tags.push(Value::from("_truncated"));
-        }
-        if !tags.is_empty() {
-            fields.insert("tags", Value::Array(tags));
-        }
-        let mut event = Event::from_map(fields);
-        match &self.json {
-            None => {
-                event
-                    .fields_mut()
-                    .insert(MESSAGE, Value::String(line.text.into()));
-            }
-            Some((target, cfg)) => decode_json(&mut event, line.text, target.as_ref(), cfg),
-        }
-        event
+        self.batch(path).event(line, now)
     }
 
     #[cfg(test)]
@@ -197,6 +174,57 @@ impl EventShape {
             tags: Vec::new(),
             json: None,
         }
+    }
+}
+
+/// [`EventShape`] for the lines of one file in one batch.
+pub struct BatchShape<'a> {
+    shape: &'a EventShape,
+    log_file: Value,
+    host: Value,
+    input: Value,
+    /// The `fields` object, unless it goes under the root.
+    fields: Option<Value>,
+}
+
+impl BatchShape<'_> {
+    /// The event for one line, read at `now`.
+    pub fn event(&self, line: Line, now: DateTime<Utc>) -> Event {
+        let shape = self.shape;
+        // The fixed keys are distinct, so they are appended without a
+        // search; only `fields_under_root` may meet one of them.
+        let mut fields = Map::with_capacity(6);
+        fields.push_distinct(Key::const_new(TIMESTAMP), Value::Timestamp(now));
+        let mut log = Map::with_capacity(2);
+        log.push_distinct(Key::const_new("file"), self.log_file.clone());
+        log.push_distinct(Key::const_new("offset"), Value::Integer(line.start as i64));
+        fields.push_distinct(Key::const_new("log"), Value::Object(log));
+        fields.push_distinct(Key::const_new("host"), self.host.clone());
+        fields.push_distinct(Key::const_new("input"), self.input.clone());
+        if let Some(f) = &self.fields {
+            fields.insert("fields", f.clone());
+        } else if shape.fields_under_root {
+            for (k, v) in &shape.fields {
+                fields.insert(k.as_str(), v.clone());
+            }
+        }
+        let mut tags = shape.tags.clone();
+        if line.truncated {
+            tags.push(Value::from("_truncated"));
+        }
+        if !tags.is_empty() {
+            fields.insert("tags", Value::Array(tags));
+        }
+        let mut event = Event::from_map(fields);
+        match &shape.json {
+            None => {
+                event
+                    .fields_mut()
+                    .insert(MESSAGE, Value::String(line.text.into()));
+            }
+            Some((target, cfg)) => decode_json(&mut event, line.text, target.as_ref(), cfg),
+        }
+        event
     }
 }
 

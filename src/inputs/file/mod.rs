@@ -740,15 +740,19 @@ impl Tail {
         let mut events = Vec::with_capacity(lines.len().min(batch_size));
         let now = chrono::Utc::now();
         let total = lines.len();
+        let mut shape = self.input.shape.batch(&path);
         for (idx, line) in lines.into_iter().enumerate() {
             let last_end = line.end;
             if self.keep(&line.text) {
-                let id = identity.line_id(&line);
-                let mut event = self.input.shape.event(line, &path, now);
-                event::set_id(&mut event, id);
+                let id = self.ctx.document_ids.then(|| identity.line_id(&line));
+                let mut event = shape.event(line, now);
+                if let Some(id) = id {
+                    event::set_id(&mut event, id);
+                }
                 events.push(event);
             }
             if events.len() >= batch_size || idx + 1 == total {
+                shape = self.input.shape.batch(&path);
                 let receipt = self.ctx.tracked_receipt(&tracker, last_end);
                 let batch = Batch::new(std::mem::take(&mut events), receipt);
                 let sent = self.runtime.block_on(async {

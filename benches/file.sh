@@ -11,14 +11,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cargo build --release --quiet --bin ganymede --example apache_lines
-target/release/examples/apache_lines --bytes "$bytes" > "$work/access.log"
+${CARGO_TARGET_DIR:-target}/release/examples/apache_lines --bytes "$bytes" > "$work/access.log"
 cat > "$work/p.yml" <<YML
 name: file-null
 inputs: [file: {paths: ["$work/access.log"]}]
 outputs: [null: {}]
 YML
 /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
-  target/release/ganymede run --once -c "$work/p.yml" --data-dir "$work/data" --http off --log-level warn 2>/dev/null
+  ${CARGO_TARGET_DIR:-target}/release/ganymede run --once -c "$work/p.yml" --data-dir "$work/data" --http off --log-level warn 2>/dev/null
 read -r wall user sys rss < "$work/time"
 python3 - "$bytes" "$wall" "$user" "$sys" "$rss" <<'PY'
 import sys

@@ -122,6 +122,23 @@ impl Map {
         }))
     }
 
+    /// A map of `entries`, whose keys the caller knows are distinct (the
+    /// fixed keys of an input's events): no search, no growth.
+    pub fn from_distinct(entries: Vec<(Key, Value)>) -> Self {
+        let mut e = Entries {
+            entries,
+            index: None,
+        };
+        debug_assert!(
+            (1..e.entries.len()).all(|i| !e.entries[..i].iter().any(|(k, _)| *k == e.entries[i].0)),
+            "duplicate keys"
+        );
+        if e.entries.len() > INDEXED_FROM {
+            e.rebuild_index();
+        }
+        Map(Repr::Owned(e))
+    }
+
     /// This map, made cheap to clone: clones share it until changed.
     pub fn share(self) -> Self {
         match self.0 {

@@ -191,16 +191,29 @@ impl BatchShape<'_> {
     /// The event for one line, read at `now`.
     pub fn event(&self, line: Line, now: DateTime<Utc>) -> Event {
         let shape = self.shape;
-        // The fixed keys are distinct, so they are appended without a
+        // The fixed keys are distinct, so they are laid out without a
         // search; only `fields_under_root` may meet one of them.
-        let mut fields = Map::with_capacity(6);
-        fields.push_distinct(Key::const_new(TIMESTAMP), Value::Timestamp(now));
-        let mut log = Map::with_capacity(2);
-        log.push_distinct(Key::const_new("file"), self.log_file.clone());
-        log.push_distinct(Key::const_new("offset"), Value::Integer(line.start as i64));
-        fields.push_distinct(Key::const_new("log"), Value::Object(log));
-        fields.push_distinct(Key::const_new("host"), self.host.clone());
-        fields.push_distinct(Key::const_new("input"), self.input.clone());
+        let log = Map::from_distinct(vec![
+            (Key::const_new("file"), self.log_file.clone()),
+            (Key::const_new("offset"), Value::Integer(line.start as i64)),
+        ]);
+        let extra = usize::from(self.fields.is_some())
+            + usize::from(!shape.tags.is_empty() || line.truncated);
+        let mut entries = Vec::with_capacity(5 + extra);
+        entries.extend([
+            (Key::const_new(TIMESTAMP), Value::Timestamp(now)),
+            (Key::const_new("log"), Value::Object(log)),
+            (Key::const_new("host"), self.host.clone()),
+            (Key::const_new("input"), self.input.clone()),
+        ]);
+        let text = match &shape.json {
+            None => {
+                entries.push((Key::const_new(MESSAGE), Value::String(line.text.into())));
+                None
+            }
+            Some(_) => Some(line.text),
+        };
+        let mut fields = Map::from_distinct(entries);
         if let Some(f) = &self.fields {
             fields.insert("fields", f.clone());
         } else if shape.fields_under_root {
@@ -208,21 +221,16 @@ impl BatchShape<'_> {
                 fields.insert(k.as_str(), v.clone());
             }
         }
-        let mut tags = shape.tags.clone();
-        if line.truncated {
-            tags.push(Value::from("_truncated"));
-        }
-        if !tags.is_empty() {
+        if !shape.tags.is_empty() || line.truncated {
+            let mut tags = shape.tags.clone();
+            if line.truncated {
+                tags.push(Value::from("_truncated"));
+            }
             fields.insert("tags", Value::Array(tags));
         }
-        let mut event = Event::from_map(fields);
-        match &shape.json {
-            None => {
-                event
-                    .fields_mut()
-                    .insert(MESSAGE, Value::String(line.text.into()));
-            }
-            Some((target, cfg)) => decode_json(&mut event, line.text, target.as_ref(), cfg),
+        let mut event = Event::from_fields(fields);
+        if let (Some((target, cfg)), Some(text)) = (&shape.json, text) {
+            decode_json(&mut event, text, target.as_ref(), cfg);
         }
         event
     }

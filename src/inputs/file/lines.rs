@@ -36,6 +36,9 @@ pub struct LineSplitter {
     /// End of a line emitted without its newline (see [`flush`](Self::flush)):
     /// an empty line starting there is that line's late newline, not a line.
     flushed_end: Option<u64>,
+    /// UTF-16 only: the odd last byte of a read, half a code unit, held
+    /// until the next read so that every search stays unit-aligned.
+    carry: Option<u8>,
 }
 
 impl LineSplitter {
@@ -48,6 +51,7 @@ impl LineSplitter {
             skipping: false,
             skipped: 0,
             flushed_end: None,
+            carry: None,
         }
     }
 
@@ -60,12 +64,12 @@ impl LineSplitter {
 
     /// The file offset just past the last byte given to [`push`](Self::push).
     pub fn read_offset(&self) -> u64 {
-        self.start + self.buf.len() as u64 + self.skipped
+        self.start + self.pending_bytes() as u64 + self.skipped
     }
 
     /// Bytes waiting for a newline.
     pub fn pending_bytes(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + usize::from(self.carry.is_some())
     }
 
     /// Starts over at `offset` (after truncation).
@@ -75,10 +79,32 @@ impl LineSplitter {
         self.skipping = false;
         self.skipped = 0;
         self.flushed_end = None;
+        self.carry = None;
     }
 
     /// Feeds bytes read from the file and appends complete lines to `out`.
-    pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<Line>) {
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Line>) {
+        if !matches!(self.encoding, Encoding::Utf16le | Encoding::Utf16be) {
+            return self.push_units(bytes, out);
+        }
+        // A read may end in the middle of a code unit: keep whole units.
+        let joined;
+        let bytes = match self.carry.take() {
+            Some(b) => {
+                joined = [&[b][..], bytes].concat();
+                &joined[..]
+            }
+            None => bytes,
+        };
+        let whole = bytes.len() & !1;
+        if whole < bytes.len() {
+            self.carry = Some(bytes[whole]);
+        }
+        self.push_units(&bytes[..whole], out);
+    }
+
+    /// [`push`](Self::push) for whole code units.
+    fn push_units(&mut self, mut bytes: &[u8], out: &mut Vec<Line>) {
         while !bytes.is_empty() {
             if self.skipping {
                 match self.find_newline(bytes, 0) {
@@ -90,12 +116,35 @@ impl LineSplitter {
                         self.deliver(line, out);
                     }
                     None => {
-                        // Keep encoded units whole: skip an even count for UTF-16.
                         self.skipped += bytes.len() as u64;
                         return;
                     }
                 }
                 continue;
+            }
+            if self.buf.is_empty() {
+                // At a line boundary: complete lines are decoded straight
+                // from `bytes`; only what follows the last newline (a
+                // partial or over-long line) is copied into the buffer.
+                let mut head = 0;
+                while let Some(nl_end) = self.find_newline(&bytes[head..], 0) {
+                    if nl_end > self.max_line_bytes + self.newline_len() {
+                        break;
+                    }
+                    let (start, end) = self.advance(nl_end, false);
+                    let line = Line {
+                        text: decode(&bytes[head..head + nl_end], self.encoding),
+                        start,
+                        end,
+                        truncated: false,
+                    };
+                    head += nl_end;
+                    self.deliver(line, out);
+                }
+                bytes = &bytes[head..];
+                if bytes.is_empty() {
+                    return;
+                }
             }
             // Search only the new bytes (plus a unit's tail) for a newline.
             let search_from = self.buf.len().saturating_sub(1);
@@ -142,7 +191,7 @@ impl LineSplitter {
                 let line = self.take_line(self.buf.len(), true);
                 self.deliver(line, out);
                 let tail = rest[nl_end..].to_vec();
-                self.push(&tail, out);
+                self.push_units(&tail, out);
             }
             None => self.skipped += rest.len() as u64,
         }
@@ -150,6 +199,13 @@ impl LineSplitter {
 
     /// Emits whatever is pending as a last line (idle file, close).
     pub fn flush(&mut self) -> Option<Line> {
+        if let Some(b) = self.carry.take() {
+            if self.skipping {
+                self.skipped += 1;
+            } else {
+                self.buf.push(b);
+            }
+        }
         if self.buf.is_empty() && !self.skipping {
             return None;
         }
@@ -179,19 +235,25 @@ impl LineSplitter {
     /// The line of `len` bytes at `head` in the buffer, which must be the
     /// next line of the file (it advances the file position).
     fn line_at(&mut self, head: usize, len: usize, truncated: bool) -> Line {
-        let raw = &self.buf[head..head + len];
+        let (start, end) = self.advance(len, truncated);
+        Line {
+            text: decode(&self.buf[head..head + len], self.encoding),
+            start,
+            end,
+            truncated,
+        }
+    }
+
+    /// Moves the file position past the next line, of `len` bytes (plus
+    /// the skipped rest of a truncated one); returns the line's range.
+    fn advance(&mut self, len: usize, truncated: bool) -> (u64, u64) {
         let start = self.start;
         let end = start + len as u64 + if truncated { self.skipped } else { 0 };
         self.start = end;
         if truncated {
             self.skipped = 0;
         }
-        Line {
-            text: decode(raw, self.encoding),
-            start,
-            end,
-            truncated,
-        }
+        (start, end)
     }
 
     fn newline_len(&self) -> usize {
@@ -266,6 +328,7 @@ fn decode(raw: &[u8], encoding: Encoding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Just;
 
     fn split(enc: Encoding, max: usize, chunks: &[&[u8]]) -> (Vec<Line>, LineSplitter) {
         let mut s = LineSplitter::new(enc, max, 0);
@@ -367,5 +430,38 @@ mod tests {
         );
         let (lines, _) = split(Encoding::Latin1, 100, &[b"caf\xe9\n"]);
         assert_eq!(lines[0].text, "café");
+    }
+
+    proptest::proptest! {
+        /// However the bytes are cut into reads, the same lines come out
+        /// (reads straight from the chunk and reads through the buffer
+        /// agree), for UTF-8 and UTF-16 and across the length limit.
+        #[test]
+        fn chunking_does_not_change_the_lines(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    Just(b'\n'), Just(b'\r'), Just(b'a'), Just(0u8), Just(0xc3u8), Just(0xa9u8)
+                ],
+                0..200,
+            ),
+            cuts in proptest::collection::vec(0usize..200, 0..8),
+            max in 1usize..12,
+            utf16 in proptest::bool::ANY,
+        ) {
+            let enc = if utf16 { Encoding::Utf16le } else { Encoding::Utf8 };
+            let (whole, s) = split(enc, max, &[&text]);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+            cuts.sort_unstable();
+            let mut chunks: Vec<&[u8]> = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([text.len()]) {
+                chunks.push(&text[at..c]);
+                at = c;
+            }
+            let (pieces, t) = split(enc, max, &chunks);
+            proptest::prop_assert_eq!(&whole, &pieces);
+            proptest::prop_assert_eq!(s.read_offset(), t.read_offset());
+            proptest::prop_assert_eq!(s.pending_bytes(), t.pending_bytes());
+        }
     }
 }

@@ -125,27 +125,40 @@ impl Pipeline {
             });
         }
 
-        let (in_tx, in_rx) = flume::bounded::<Batch>(channel_capacity);
-        metrics.channel(&name, "filters", sampler(&in_tx));
-
-        let stages = Arc::new(stages);
-        let routes = Arc::new(routes);
+        // Without filters and with one unconditional output, inputs send
+        // straight to the output: a hop through a worker thread would only
+        // cost a wake-up per batch.
+        let direct = match routes.as_slice() {
+            [only] if stages.is_empty() && only.condition.is_none() => Some(only.sender.clone()),
+            _ => None,
+        };
         let mut worker_tasks = Vec::new();
-        for _ in 0..workers {
-            let rx = in_rx.clone();
-            let stages = stages.clone();
-            let routes = routes.clone();
-            let span = tracing::Span::current();
-            worker_tasks.push(tokio::task::spawn_blocking(move || {
-                let _entered = span.enter();
-                while let Ok(mut batch) = rx.recv() {
-                    stage::filter_batch(&stages, &mut batch.events);
-                    stage::route(&routes, batch);
+        let in_tx = match direct {
+            Some(tx) => {
+                drop(routes);
+                tx
+            }
+            None => {
+                let (in_tx, in_rx) = flume::bounded::<Batch>(channel_capacity);
+                metrics.channel(&name, "filters", sampler(&in_tx));
+                let stages = Arc::new(stages);
+                let routes = Arc::new(routes);
+                for _ in 0..workers {
+                    let rx = in_rx.clone();
+                    let stages = stages.clone();
+                    let routes = routes.clone();
+                    let span = tracing::Span::current();
+                    worker_tasks.push(tokio::task::spawn_blocking(move || {
+                        let _entered = span.enter();
+                        while let Ok(mut batch) = rx.recv() {
+                            stage::filter_batch(&stages, &mut batch.events);
+                            stage::route(&routes, batch);
+                        }
+                    }));
                 }
-            }));
-        }
-        drop(in_rx);
-        drop(routes);
+                in_tx
+            }
+        };
 
         let mut input_tasks = Vec::new();
         for input in inputs {

@@ -13,7 +13,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release --quiet
-bin=target/release/ganymede
+bin=${CARGO_TARGET_DIR:-target}/release/ganymede
 golumber=$(tests/golumber/build.sh "$work/golumber")
 
 cpu_seconds() { # utime+stime of a pid, in seconds

@@ -117,7 +117,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// The position of the first byte at or after `from` that JSON must
 /// escape. Most text has none: it is scanned eight bytes at a time.
 #[inline]
-fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+pub(super) fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mask = escape_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
@@ -214,6 +214,36 @@ pub fn write_timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) {
     out.push(b'Z');
 }
 
+/// Reads `YYYY-MM-DDTHH:MM:SS.sssZ`, the shape Filebeat and ganymede
+/// write, without a general parser; `None` for any other text (which the
+/// caller then gives to a full RFC 3339 parser).
+pub fn parse_utc_millis(s: &str) -> Option<DateTime<Utc>> {
+    let b: &[u8; 24] = s.as_bytes().try_into().ok()?;
+    let shape_ok = b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z';
+    if !shape_ok {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_milli_opt(
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+        num(20..23)?,
+    )?;
+    Some(date.and_time(time).and_utc())
+}
+
 /// Appends `t` as RFC 3339 UTC text to a `String`.
 pub fn write_timestamp_str(out: &mut String, t: &DateTime<Utc>) {
     let mut buf = Vec::with_capacity(30);
@@ -222,9 +252,11 @@ pub fn write_timestamp_str(out: &mut String, t: &DateTime<Utc>) {
     out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
-/// Parses JSON text into a `Value`.
-pub fn parse(text: &[u8]) -> Result<Value, serde_json::Error> {
-    serde_json::from_slice(text)
+pub use super::parse::JsonError;
+
+/// Parses JSON text into a `Value` (see [`super::parse`]).
+pub fn parse(text: &[u8]) -> Result<Value, JsonError> {
+    super::parse::parse(text)
 }
 
 impl<'de> Deserialize<'de> for Value {
@@ -398,6 +430,33 @@ pub type DecodeError = de::value::Error;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_common_timestamp_shape_reads_as_rfc3339_reads_it() {
+        for text in [
+            "2026-11-27T08:00:00.123Z",
+            "2024-02-29T23:59:59.999Z",
+            "1970-01-01T00:00:00.000Z",
+        ] {
+            let full = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(parse_utc_millis(text), Some(full), "{text}");
+        }
+        for other in [
+            "2026-11-27T08:00:00.123+01:00",
+            "2026-11-27T08:00:00Z",
+            "2026-11-27T08:00:00.123456Z",
+            "2025-02-29T00:00:00.000Z",
+            "2026-13-01T00:00:00.000Z",
+            "2026-11-27T24:00:00.000Z",
+            "2026-11-27T08:00:60.000Z",
+            "2026-11-27 08:00:00.123Z",
+            "2026-1a-27T08:00:00.123Z",
+        ] {
+            assert_eq!(parse_utc_millis(other), None, "{other}");
+        }
+    }
     use chrono::TimeZone;
 
     fn json(v: &Value) -> String {

@@ -7,6 +7,7 @@
 
 pub mod json;
 pub mod map;
+mod parse;
 mod path;
 mod value;
 
@@ -82,9 +83,12 @@ impl Event {
     fn normalise_timestamp(&mut self) {
         let parsed = match self.fields.get(TIMESTAMP) {
             Some(Value::Timestamp(_)) => return,
-            Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-                Ok(t) => Ok(t.with_timezone(&Utc)),
-                Err(_) => Err(Some(s.clone())),
+            Some(Value::String(s)) => match json::parse_utc_millis(s) {
+                Some(t) => Ok(t),
+                None => match DateTime::parse_from_rfc3339(s) {
+                    Ok(t) => Ok(t.with_timezone(&Utc)),
+                    Err(_) => Err(Some(s.clone())),
+                },
             },
             Some(Value::Integer(ms)) => DateTime::from_timestamp_millis(*ms).ok_or(None),
             _ => Err(None),

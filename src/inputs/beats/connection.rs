@@ -417,6 +417,7 @@ fn to_event(payload: Payload, peer: &Peer, with_id: bool) -> Event {
         }
     };
     let meta = event.metadata_mut();
+    meta.reserve(2 + usize::from(peer.identity.is_some()));
     if let Some(id) = id
         && !meta.contains_key(doc_id::METADATA_KEY)
     {

@@ -142,5 +142,36 @@ fn serialisation(c: &mut Criterion) {
     let _ = Map::new();
 }
 
-criterion_group!(benches, pipeline_throughput, stages, serialisation);
+/// Decoding Filebeat-shaped events of about 200 bytes, as the beats input
+/// receives them.
+fn parsing(c: &mut Criterion) {
+    let docs: Vec<String> = (0..1000)
+        .map(|i| {
+            format!(
+                r#"{{"@timestamp":"2026-11-27T08:00:{:02}.123Z","@metadata":{{"beat":"filebeat","type":"_doc"}},"message":"GET /api/v1/cases/{i} HTTP/1.1 200 in {i} ms from app-07 worker {i}","seq":{i},"fields":{{"type":"backend"}},"host":{{"name":"app-07.example.com"}}}}"#,
+                i % 60
+            )
+        })
+        .collect();
+    let bytes: usize = docs.iter().map(String::len).sum();
+    let mut g = c.benchmark_group("json");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("parse_1000_beats_events", |b| {
+        b.iter(|| {
+            for d in &docs {
+                std::hint::black_box(ganymede::event::json::parse(d.as_bytes()).unwrap());
+            }
+        })
+    });
+    g.bench_function("serde_json_parse_1000_beats_events", |b| {
+        b.iter(|| {
+            for d in &docs {
+                std::hint::black_box(serde_json::from_slice::<Value>(d.as_bytes()).unwrap());
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, pipeline_throughput, stages, serialisation, parsing);
 criterion_main!(benches);

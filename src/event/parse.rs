@@ -49,7 +49,7 @@ pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
             let valid = std::str::from_utf8(bytes)
                 .err()
                 .map_or(0, |e| e.valid_up_to());
-            return Err(error_at(bytes, valid, "invalid UTF-8"));
+            return Err(*error_at(bytes, valid, "invalid UTF-8"));
         }
     };
     let mut p = Parser {
@@ -59,24 +59,28 @@ pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
         depth: 0,
         scratch: Vec::new(),
     };
-    let value = p.value()?;
+    let value = p.value().map_err(|e| *e)?;
     p.skip_ws();
     if p.pos < bytes.len() {
-        return Err(p.error("trailing characters"));
+        return Err(*p.error("trailing characters"));
     }
     Ok(value)
 }
 
-fn error_at(bytes: &[u8], pos: usize, reason: &'static str) -> JsonError {
+#[cold]
+fn error_at(bytes: &[u8], pos: usize, reason: &'static str) -> Fail {
     let before = &bytes[..pos.min(bytes.len())];
     let line = 1 + memchr::memchr_iter(b'\n', before).count();
     let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
-    JsonError {
+    Box::new(JsonError {
         reason,
         line,
         column: before.len() - line_start + 1,
-    }
+    })
 }
+
+/// Errors are rare: boxed, so that results stay the size of a value.
+type Fail = Box<JsonError>;
 
 struct Parser<'a> {
     text: &'a str,
@@ -89,7 +93,8 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn error(&self, reason: &'static str) -> JsonError {
+    #[cold]
+    fn error(&self, reason: &'static str) -> Fail {
         error_at(self.bytes, self.pos, reason)
     }
 
@@ -105,7 +110,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self) -> Result<Value, JsonError> {
+    fn value(&mut self) -> Result<Value, Fail> {
         self.skip_ws();
         match self.peek() {
             Some(b'"') => {
@@ -123,10 +128,7 @@ impl Parser<'_> {
         }
     }
 
-    fn nested(
-        &mut self,
-        read: fn(&mut Self) -> Result<Value, JsonError>,
-    ) -> Result<Value, JsonError> {
+    fn nested(&mut self, read: fn(&mut Self) -> Result<Value, Fail>) -> Result<Value, Fail> {
         if self.depth == MAX_DEPTH {
             return Err(self.error("recursion limit exceeded"));
         }
@@ -137,7 +139,7 @@ impl Parser<'_> {
         v
     }
 
-    fn literal(&mut self, word: &[u8], value: Value) -> Result<Value, JsonError> {
+    fn literal(&mut self, word: &[u8], value: Value) -> Result<Value, Fail> {
         let end = self.pos + word.len();
         if self.bytes.get(self.pos..end) == Some(word) {
             self.pos = end;
@@ -153,7 +155,7 @@ impl Parser<'_> {
     }
 
     /// After `{`.
-    fn object(&mut self) -> Result<Value, JsonError> {
+    fn object(&mut self) -> Result<Value, Fail> {
         let first = self.scratch.len();
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -203,7 +205,7 @@ impl Parser<'_> {
     }
 
     /// After `[`.
-    fn array(&mut self) -> Result<Value, JsonError> {
+    fn array(&mut self) -> Result<Value, Fail> {
         let mut items = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b']') {
@@ -226,7 +228,7 @@ impl Parser<'_> {
     }
 
     /// After the opening quote; leaves `pos` after the closing one.
-    fn string(&mut self) -> Result<Key, JsonError> {
+    fn string(&mut self) -> Result<Key, Fail> {
         let start = self.pos;
         let at = super::json::next_escape(self.bytes, start);
         match at.map(|i| self.bytes[i]) {
@@ -249,7 +251,7 @@ impl Parser<'_> {
 
     /// A string with escapes: `start` is its first byte, `at` its first
     /// backslash.
-    fn escaped_string(&mut self, start: usize, mut at: usize) -> Result<Key, JsonError> {
+    fn escaped_string(&mut self, start: usize, mut at: usize) -> Result<Key, Fail> {
         let mut out = String::with_capacity(at - start + 16);
         let mut from = start;
         loop {
@@ -282,7 +284,7 @@ impl Parser<'_> {
     }
 
     /// After a backslash.
-    fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
+    fn escape(&mut self, out: &mut String) -> Result<(), Fail> {
         let Some(b) = self.peek() else {
             return Err(self.error("EOF while parsing a string"));
         };
@@ -328,7 +330,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn hex4(&mut self) -> Result<u16, JsonError> {
+    fn hex4(&mut self) -> Result<u16, Fail> {
         let mut n: u16 = 0;
         for _ in 0..4 {
             let Some(b) = self.peek() else {
@@ -346,7 +348,7 @@ impl Parser<'_> {
         Ok(n)
     }
 
-    fn number(&mut self) -> Result<Value, JsonError> {
+    fn number(&mut self) -> Result<Value, Fail> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
         if negative {

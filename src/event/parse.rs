@@ -57,14 +57,40 @@ pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
         bytes,
         pos: 0,
         depth: 0,
-        scratch: Vec::new(),
+        reused: REUSED.take(),
     };
-    let value = p.value().map_err(|e| *e)?;
+    let mut result = p.value();
     p.skip_ws();
-    if p.pos < bytes.len() {
-        return Err(*p.error("trailing characters"));
+    if result.is_ok() && p.pos < bytes.len() {
+        result = Err(p.error("trailing characters"));
     }
-    Ok(value)
+    p.reused.scratch.clear();
+    if p.reused.scratch.capacity() <= MAX_KEPT_SCRATCH {
+        REUSED.set(p.reused);
+    }
+    result.map_err(|e| *e)
+}
+
+/// What parses on one thread reuse: the scratch space for object members
+/// and the keys seen lately.
+#[derive(Default)]
+struct Reused {
+    scratch: Vec<(Key, Value)>,
+    /// Recent object keys, direct-mapped by a cheap hash (empty until the
+    /// first key). The same few keys come back in every event of a
+    /// stream; a cached key is copied whole, which is cheaper than
+    /// assembling a new inline key from its bytes.
+    keys: Vec<Key>,
+}
+
+const KEY_SLOTS: usize = 256;
+/// A scratch vector grown past this by a huge document is not kept.
+const MAX_KEPT_SCRATCH: usize = 4096;
+
+thread_local! {
+    static REUSED: std::cell::Cell<Reused> = const {
+        std::cell::Cell::new(Reused { scratch: Vec::new(), keys: Vec::new() })
+    };
 }
 
 #[cold]
@@ -87,9 +113,9 @@ struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
-    /// Members of the objects being read, one run per nesting level
-    /// (reused: an object is allocated once, at its final size).
-    scratch: Vec<(Key, Value)>,
+    /// `scratch` holds the members of the objects being read, one run
+    /// per nesting level (an object is allocated once, at its final size).
+    reused: Reused,
 }
 
 impl Parser<'_> {
@@ -156,7 +182,7 @@ impl Parser<'_> {
 
     /// After `{`.
     fn object(&mut self) -> Result<Value, Fail> {
-        let first = self.scratch.len();
+        let first = self.reused.scratch.len();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -168,7 +194,7 @@ impl Parser<'_> {
                 Some(_) => break Err(self.error("key must be a string")),
                 None => break Err(self.error("EOF while parsing an object")),
             }
-            let key = match self.string() {
+            let key = match self.key() {
                 Ok(k) => k,
                 Err(e) => break Err(e),
             };
@@ -182,7 +208,7 @@ impl Parser<'_> {
                 Ok(v) => v,
                 Err(e) => break Err(e),
             };
-            self.scratch.push((key, value));
+            self.reused.scratch.push((key, value));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
@@ -197,7 +223,7 @@ impl Parser<'_> {
                 None => break Err(self.error("EOF while parsing an object")),
             }
         };
-        let members = self.scratch.drain(first..);
+        let members = self.reused.scratch.drain(first..);
         match result {
             Ok(()) => Ok(Value::Object(build_map(members))),
             Err(e) => Err(e),
@@ -224,6 +250,31 @@ impl Parser<'_> {
                 Some(_) => return Err(self.error("expected `,` or `]`")),
                 None => return Err(self.error("EOF while parsing a list")),
             }
+        }
+    }
+
+    /// An object key, after its opening quote: from the cache of recent
+    /// keys when it is there.
+    fn key(&mut self) -> Result<Key, Fail> {
+        let start = self.pos;
+        match super::json::next_escape(self.bytes, start) {
+            Some(end) if self.bytes[end] == b'"' && end > start && end - start <= 24 => {
+                let b = &self.bytes[start..end];
+                self.pos = end + 1;
+                let keys = &mut self.reused.keys;
+                if keys.is_empty() {
+                    keys.resize(KEY_SLOTS, Key::const_new(""));
+                }
+                let slot = (b.len() * 31 + usize::from(b[0]) * 7 + usize::from(b[b.len() - 1]))
+                    % KEY_SLOTS;
+                if keys[slot].as_bytes() == b {
+                    return Ok(keys[slot].clone());
+                }
+                let key = Key::from(&self.text[start..end]);
+                keys[slot] = key.clone();
+                Ok(key)
+            }
+            _ => self.string(),
         }
     }
 

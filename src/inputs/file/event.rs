@@ -203,19 +203,18 @@ impl BatchShape<'_> {
         let shape = self.shape;
         // The fixed keys are distinct, so they are laid out without a
         // search; only `fields_under_root` may meet one of them.
-        let log = Map::from_distinct(vec![
-            (FILE, self.log_file.clone()),
-            (OFFSET, Value::Integer(line.start as i64)),
-        ]);
+        // One push per entry: an array of entries appended at once is
+        // first built on the stack and then copied.
+        let mut log = Vec::with_capacity(2);
+        log.push((FILE, self.log_file.clone()));
+        log.push((OFFSET, Value::Integer(line.start as i64)));
         let extra = usize::from(self.fields.is_some())
             + usize::from(!shape.tags.is_empty() || line.truncated);
         let mut entries = Vec::with_capacity(5 + extra);
-        entries.extend([
-            (TIMESTAMP_KEY, Value::Timestamp(now)),
-            (LOG, Value::Object(log)),
-            (HOST, self.host.clone()),
-            (INPUT, self.input.clone()),
-        ]);
+        entries.push((TIMESTAMP_KEY, Value::Timestamp(now)));
+        entries.push((LOG, Value::Object(Map::from_distinct(log))));
+        entries.push((HOST, self.host.clone()));
+        entries.push((INPUT, self.input.clone()));
         let text = match &shape.json {
             None => {
                 entries.push((MESSAGE_KEY, Value::String(line.text.into())));

@@ -199,6 +199,7 @@ pub struct BatchShape<'a> {
 
 impl BatchShape<'_> {
     /// The event for one line, read at `now`.
+    #[allow(clippy::vec_init_then_push)] // `vec![..]` builds on the stack and copies
     pub fn event(&self, line: Line, now: DateTime<Utc>) -> Event {
         let shape = self.shape;
         // The fixed keys are distinct, so they are laid out without a

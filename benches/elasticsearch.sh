@@ -29,12 +29,12 @@ cleanup() {
 trap cleanup EXIT
 
 cargo build --release --quiet --bin ganymede --example apache_lines --example bulk_sink
-bin=target/release/ganymede
+bin=${CARGO_TARGET_DIR:-target}/release/ganymede
 cargo run --release --quiet --example apache_lines -- --lines "$lines" > "$work/access.log"
 bytes=$(stat -c %s "$work/access.log")
 
 # The sink, on a port of the OS's choosing.
-target/release/examples/bulk_sink 127.0.0.1:0 > "$work/sink.out" &
+${CARGO_TARGET_DIR:-target}/release/examples/bulk_sink 127.0.0.1:0 > "$work/sink.out" &
 sink_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/sink.out" 2>/dev/null && break; sleep 0.1; done
 sink=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["listening"])' "$work/sink.out")

@@ -32,8 +32,12 @@ pub const INDEXED_FROM: usize = 12;
 /// A map can also be *shared* ([`Map::share`]): its clones then point at
 /// one copy instead of copying it, and the first change to a clone gives
 /// that clone its own copy. Inputs use this for the parts that every event
-/// of a batch has in common (`host`, `input`, a file's `log.file`), which
-/// then cost one reference count instead of allocations per event.
+/// of a batch has in common (a file's `log.file`), which then cost one
+/// reference count instead of allocations per event. Parts fixed for the
+/// whole run (a file input's `host` and `input`) are *leaked*
+/// ([`Map::leak`]): their clones copy a pointer and count nothing, which
+/// matters when a reference count would be changed on one thread per event
+/// and again on another.
 #[derive(Clone)]
 pub struct Map(Repr);
 
@@ -41,6 +45,8 @@ pub struct Map(Repr);
 enum Repr {
     Owned(Entries),
     Shared(Arc<Entries>),
+    /// Fixed for the whole run ([`Map::leak`]).
+    Static(&'static Entries),
 }
 
 #[derive(Clone, Default)]
@@ -147,25 +153,43 @@ impl Map {
         }
     }
 
+    /// This map, kept for the rest of the run: clones copy a pointer and
+    /// nothing is ever freed. Only for a bounded number of maps built once
+    /// (an input's fixed fields), never per event or per file.
+    pub fn leak(self) -> Self {
+        match self.0 {
+            Repr::Static(e) => Map(Repr::Static(e)),
+            other => Map(Repr::Static(Box::leak(Box::new(Map(other).into_inner())))),
+        }
+    }
+
     #[inline]
     fn inner(&self) -> &Entries {
         match &self.0 {
             Repr::Owned(e) => e,
             Repr::Shared(e) => e,
+            Repr::Static(e) => e,
         }
     }
 
-    /// The entries, for changing: a shared map first gets its own copy.
+    /// The entries, for changing: a shared or leaked map first gets its
+    /// own copy.
     #[inline]
     fn inner_mut(&mut self) -> &mut Entries {
-        if let Repr::Shared(_) = self.0
-            && let Repr::Shared(e) = std::mem::replace(&mut self.0, Repr::Owned(Entries::default()))
-        {
-            self.0 = Repr::Owned(Arc::unwrap_or_clone(e));
+        match &self.0 {
+            Repr::Owned(_) => {}
+            Repr::Static(e) => self.0 = Repr::Owned((*e).clone()),
+            Repr::Shared(_) => {
+                if let Repr::Shared(e) =
+                    std::mem::replace(&mut self.0, Repr::Owned(Entries::default()))
+                {
+                    self.0 = Repr::Owned(Arc::unwrap_or_clone(e));
+                }
+            }
         }
         match &mut self.0 {
             Repr::Owned(e) => e,
-            Repr::Shared(_) => unreachable!("made owned above"),
+            Repr::Shared(_) | Repr::Static(_) => unreachable!("made owned above"),
         }
     }
 
@@ -173,6 +197,7 @@ impl Map {
         match self.0 {
             Repr::Owned(e) => e,
             Repr::Shared(e) => Arc::unwrap_or_clone(e),
+            Repr::Static(e) => e.clone(),
         }
     }
 
@@ -613,6 +638,13 @@ mod tests {
         *entry_map.entry("name").or_default() = Value::Null;
         assert_eq!(original.get("name"), Some(&Value::from("h")));
         assert_eq!(entry_map.get("name"), Some(&Value::Null));
+
+        let fixed = original.leak();
+        let mut copy = fixed.clone();
+        copy.insert("name", Value::from("changed"));
+        assert_eq!(fixed.get("name"), Some(&Value::from("h")));
+        assert_eq!(copy.get("name"), Some(&Value::from("changed")));
+        assert_eq!(fixed.clone().into_iter().count(), 1);
     }
 
     #[test]

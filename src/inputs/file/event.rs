@@ -109,6 +109,9 @@ pub struct EventShape {
     fields: Vec<(String, Value)>,
     /// `fields` as one object (unless under the root), leaked likewise.
     fields_object: Option<Value>,
+    /// `log.file` objects of the first [`KEPT_PATHS`] paths read, leaked
+    /// likewise; later paths get one shared object per batch.
+    paths: std::sync::Mutex<std::collections::HashMap<String, Value>>,
     fields_under_root: bool,
     tags: Vec<Value>,
     json: Option<(Option<FieldPath>, JsonLinesConfig)>,
@@ -124,6 +127,11 @@ fn host_name() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".to_owned())
 }
+
+/// How many distinct paths get a `log.file` object kept for the run: a
+/// bound on what is never freed (about 100 bytes each), however many
+/// rotated or dated files a long run reads.
+const KEPT_PATHS: usize = 1024;
 
 /// A one-key object fixed for the whole run (see [`Map::leak`]).
 fn fixed_object(key: &'static str, value: Value) -> Value {
@@ -158,6 +166,7 @@ impl EventShape {
             input: fixed_object("type", Value::String(Key::const_new("file"))),
             fields,
             fields_object,
+            paths: Default::default(),
             fields_under_root: c.fields_under_root,
             tags: c.tags.iter().map(|t| Value::from(t.as_str())).collect(),
             json,
@@ -165,16 +174,32 @@ impl EventShape {
     }
 
     /// The parts of a batch's events that are the same for every line of
-    /// `path`. `log.file` is built once per batch and shared by the batch's
-    /// events; each batch gets its own, so that the reading thread and the
-    /// thread dropping an earlier batch never count references on the same
-    /// memory.
+    /// `path`. `log.file` is kept for the run for the first
+    /// [`KEPT_PATHS`] paths; past those it is built once per batch and
+    /// shared by the batch's events, each batch with its own, so that the
+    /// reading thread and the thread dropping an earlier batch never count
+    /// references on the same memory.
     pub fn batch<'a>(&'a self, path: &str) -> BatchShape<'a> {
-        let mut file = Map::with_capacity(1);
-        file.push_distinct(Key::const_new("path"), Value::String(path.into()));
+        let file = || {
+            let mut file = Map::with_capacity(1);
+            file.push_distinct(Key::const_new("path"), Value::String(path.into()));
+            file
+        };
+        let log_file = {
+            let mut paths = self.paths.lock().unwrap_or_else(|p| p.into_inner());
+            match paths.get(path) {
+                Some(v) => v.clone(),
+                None if paths.len() < KEPT_PATHS => {
+                    let v = Value::Object(file().leak());
+                    paths.insert(path.to_owned(), v.clone());
+                    v
+                }
+                None => Value::Object(file().share()),
+            }
+        };
         BatchShape {
             shape: self,
-            log_file: Value::Object(file.share()),
+            log_file,
             host: self.host.clone(),
             input: self.input.clone(),
             fields: self.fields_object.clone(),
@@ -194,6 +219,7 @@ impl EventShape {
             input: fixed_object("type", Value::from("file")),
             fields: Vec::new(),
             fields_object: None,
+            paths: Default::default(),
             fields_under_root: false,
             tags: Vec::new(),
             json: None,

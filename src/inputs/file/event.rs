@@ -364,6 +364,20 @@ mod tests {
     }
 
     #[test]
+    fn every_path_gets_its_own_log_file_past_the_kept_ones() {
+        let shape = EventShape::plain();
+        for i in (0..KEPT_PATHS + 10).chain([3, KEPT_PATHS + 5]) {
+            let path = format!("/var/log/app-{i}.log");
+            let e = shape.event(line("x"), &path, Utc::now());
+            assert_eq!(
+                e.get(&p("log.file.path")),
+                Some(&Value::from(path.as_str()))
+            );
+        }
+        assert_eq!(shape.paths.lock().unwrap().len(), KEPT_PATHS);
+    }
+
+    #[test]
     fn json_lines_of_the_jupiter_backend() {
         let mut shape = EventShape::plain();
         shape.json = Some((None, JsonLinesConfig::default()));

@@ -117,6 +117,10 @@ impl Harvester {
         }
         self.last_read = Instant::now();
         turn.bytes = n;
+        if self.multiline.is_none() {
+            self.splitter.push(&buf[..n], out);
+            return Ok(turn);
+        }
         let mut lines = Vec::new();
         self.splitter.push(&buf[..n], &mut lines);
         let now = self.last_read;

@@ -2,8 +2,10 @@
 //! files: inode reuse, truncation in place, partial lines, tiny and
 //! identical files, deletion while open, unreadable files, 10,000 files,
 //! multiline presets on real stack traces, new files, polling instead of
-//! inotify (chosen, or as the fallback), a corrupt registry and restarts. Waits are polls with generous deadlines; nothing asserts
-//! on timing.
+//! inotify (chosen, or as the fallback), a corrupt registry and restarts,
+//! `harvester_limit` and fairness, `ignore_older`, a stalled output, and
+//! `--once` progress. Waits are polls with generous deadlines; nothing
+//! asserts on timing.
 
 mod support;
 
@@ -1114,4 +1116,203 @@ fn a_restart_resumes_where_the_last_run_stopped() {
     assert_eq!(m.len(), 150, "the second run read old lines again");
     let m = once(&s);
     assert_eq!(m.len(), 150, "a run with nothing new read something");
+}
+
+/// `harvester_limit` bounds the open files; the others wait their turn and
+/// are all read. A file that never stops growing does not keep the others
+/// waiting: while a writer appends to it without pause, every line of the
+/// other files still arrives (round-robin reading, idle files rotated out).
+#[test]
+fn harvester_limit_takes_turns_and_a_busy_file_starves_none() {
+    let s = Scratch::new();
+    let p = pipeline_with(
+        &s,
+        "*.log",
+        &[
+            "start_at: beginning",
+            "scan_frequency: 1s",
+            "harvester_limit: 2",
+            "close_inactive: 1s",
+        ],
+    );
+    let busy = s.logs().join("busy.log");
+    append(&busy, "busy 0\n");
+    let quiet = 5u64;
+    for f in 0..quiet {
+        std::fs::write(
+            s.logs().join(format!("quiet-{f}.log")),
+            lines(f * 1000, 1000, "of a quiet file"),
+        )
+        .unwrap();
+    }
+    let stop_writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop_writing = stop_writing.clone();
+        let busy = busy.clone();
+        std::thread::spawn(move || {
+            let mut i = 1u64;
+            while !stop_writing.load(std::sync::atomic::Ordering::Relaxed) {
+                append(&busy, &format!("busy {i}\n"));
+                i += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let mut run = s.start(&p, &[]);
+    let pid = run.0.id();
+    let mut max_open = 0;
+    poll(
+        "every line of the quiet files while the busy one grows",
+        Duration::from_secs(120),
+        || {
+            let open = (0..quiet)
+                .map(|f| s.logs().join(format!("quiet-{f}.log")))
+                .chain([busy.clone()])
+                .filter(|f| holds_open(pid, f))
+                .count();
+            max_open = max_open.max(open);
+            all_of(&s.messages(), 0..quiet * 1000).then_some(())
+        },
+    );
+    assert!(
+        !writer.is_finished(),
+        "the busy file was still being written"
+    );
+    stop_writing.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    s.wait_for("the busy file's lines", WAIT, |m| {
+        m.iter().any(|l| l.starts_with("busy "))
+    });
+    stop(&mut run, &s);
+    exactly_once(&s.messages(), 0..quiet * 1000);
+    assert!(
+        max_open <= 2,
+        "{max_open} files open at once with harvester_limit: 2"
+    );
+}
+
+/// `ignore_older` skips files not modified within the span; newer files
+/// in the same folder are read.
+#[test]
+fn ignore_older_skips_files_not_changed_recently() {
+    let s = Scratch::new();
+    let p = pipeline_with(
+        &s,
+        "*.log",
+        &[
+            "start_at: beginning",
+            "scan_frequency: 1s",
+            "ignore_older: 1h",
+        ],
+    );
+    let old = s.logs().join("old.log");
+    std::fs::write(&old, lines(0, 10, "old")).unwrap();
+    let status = Command::new("touch")
+        .args(["-m", "-d", "2 days ago"])
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(s.logs().join("new.log"), lines(100, 10, "new")).unwrap();
+    let mut run = s.start(&p, &[]);
+    s.wait_for("the new file", WAIT, |m| all_of(m, 100..110));
+    // A later file proves another scan happened after the first.
+    std::fs::write(s.logs().join("later.log"), lines(200, 1, "later")).unwrap();
+    s.wait_for("a file created later", WAIT, |m| all_of(m, 200..201));
+    stop(&mut run, &s);
+    let m = s.messages();
+    assert!(
+        !m.iter().any(|l| l.ends_with(" old")),
+        "lines of a file older than ignore_older were read"
+    );
+    exactly_once(&m, 100..110);
+}
+
+/// When the output cannot deliver, reading pauses: the bytes read stop
+/// far short of the file, and memory stays bounded.
+#[test]
+fn a_stalled_output_pauses_reading_with_bounded_memory() {
+    let s = Scratch::new();
+    // An Elasticsearch "node" that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let accepted = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().take(8) {
+            held.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(3600));
+        drop(held);
+    });
+    let log = s.logs().join("big.log");
+    let line = format!("{}\n", "x".repeat(199));
+    let mut text = String::with_capacity(200 * 100_000);
+    for _ in 0..100_000 {
+        text.push_str(&line);
+    }
+    for _ in 0..10 {
+        append(&log, &text); // 200 MB
+    }
+    let size = std::fs::metadata(&log).unwrap().len();
+    let pipeline = s.dir.path().join("stalled.yml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "name: stalled\ninputs:\n  - file: {{paths: ['{}'], start_at: beginning}}\noutputs:\n  - elasticsearch: {{hosts: ['http://{addr}'], index: x, manage_template: false, timeout: 1h}}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let (mut run, http) = start_with_http(&s, &pipeline);
+    let pid = run.0.id();
+    // Reading starts, then stops: the counter stays put across a pause.
+    let read = poll("reading to start", WAIT, || {
+        let n = metric(&http, "ganymede_file_bytes_read_total");
+        (n > 0).then_some(n)
+    });
+    let stalled = poll("reading to pause", Duration::from_secs(60), || {
+        let before = metric(&http, "ganymede_file_bytes_read_total");
+        std::thread::sleep(Duration::from_secs(2));
+        let after = metric(&http, "ganymede_file_bytes_read_total");
+        (after == before).then_some(after)
+    });
+    assert!(read > 0);
+    assert!(
+        stalled < size / 4,
+        "{stalled} of {size} bytes read with an output that delivers nothing"
+    );
+    let rss = rss_kib(pid);
+    assert!(rss < 200 * 1024, "RSS {rss} KiB while stalled");
+    println!(
+        "stalled output: {stalled} of {size} bytes read, RSS {:.1} MiB",
+        rss as f64 / 1024.0
+    );
+    run.signal("-KILL");
+    let _ = run.wait_exit(Duration::from_secs(30));
+    drop(accepted);
+}
+
+/// `--once` reads everything, waits for delivery and exits 0; not on a
+/// terminal it reports progress on stderr as lines, ending with the total.
+#[test]
+fn backfill_reports_progress_lines_and_exits_when_done() {
+    let s = Scratch::new();
+    std::fs::write(s.logs().join("a.log"), lines(0, 5000, "a")).unwrap();
+    std::fs::write(s.logs().join("b.log"), lines(5000, 5000, "b")).unwrap();
+    let total: u64 = ["a.log", "b.log"]
+        .iter()
+        .map(|f| std::fs::metadata(s.logs().join(f)).unwrap().len())
+        .sum();
+    let p = s.pipeline("*.log", "");
+    let mut run = s.start(&p, &["--once"]);
+    let status = run.wait_exit(Duration::from_secs(120));
+    assert_eq!(status.code(), Some(0), "{}", s.stderr());
+    exactly_once(&s.messages(), 0..10_000);
+    let stderr = s.stderr();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("backfill: read {total} bytes in "))),
+        "no final progress line for {total} bytes in:\n{stderr}"
+    );
 }

@@ -422,13 +422,7 @@ impl Parser<'_> {
         let mut float = false;
         if self.peek() == Some(b'.') {
             self.pos += 1;
-            if !self.peek().is_some_and(|b| b.is_ascii_digit()) {
-                return Err(match self.peek() {
-                    None => self.error("EOF while parsing a value"),
-                    Some(_) => self.error("invalid number"),
-                });
-            }
-            self.digits();
+            self.some_digits()?;
             float = true;
         }
         if let Some(b'e' | b'E') = self.peek() {
@@ -436,13 +430,7 @@ impl Parser<'_> {
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
             }
-            if !self.peek().is_some_and(|b| b.is_ascii_digit()) {
-                return Err(match self.peek() {
-                    None => self.error("EOF while parsing a value"),
-                    Some(_) => self.error("invalid number"),
-                });
-            }
-            self.digits();
+            self.some_digits()?;
             float = true;
         }
         if !float {
@@ -482,6 +470,18 @@ impl Parser<'_> {
                 self.pos = start;
                 Err(self.error("number out of range"))
             }
+        }
+    }
+
+    /// One digit or more (after `.`, `e`, `e+`, `e-`).
+    fn some_digits(&mut self) -> Result<(), Fail> {
+        match self.peek() {
+            Some(b'0'..=b'9') => {
+                self.digits();
+                Ok(())
+            }
+            Some(_) => Err(self.error("invalid number")),
+            None => Err(self.error("EOF while parsing a value")),
         }
     }
 

@@ -161,74 +161,13 @@ fn fmix32(mut h: u32) -> u32 {
     h ^ (h >> 16)
 }
 
-fn fmix64(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51afd7ed558ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ceb9fe1a85ec53);
-    k ^ (k >> 33)
-}
-
 /// MurmurHash3 x64, 128 bits: the 16 bytes `h1` then `h2`, each little
-/// endian (the usual digest form, as Guava and `mmh3` give it).
+/// endian (the usual digest form, as Guava and `mmh3` give it). The same
+/// streaming hasher makes document ids.
 pub fn murmur3_128(data: &[u8], seed: u32) -> [u8; 16] {
-    const C1: u64 = 0x87c37b91114253d5;
-    const C2: u64 = 0x4cf5ad432745937f;
-    let mut h1 = seed as u64;
-    let mut h2 = seed as u64;
-    let word = |b: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..b.len()].copy_from_slice(b);
-        u64::from_le_bytes(w)
-    };
-    let mut chunks = data.chunks_exact(16);
-    for chunk in &mut chunks {
-        let k1 = word(&chunk[..8])
-            .wrapping_mul(C1)
-            .rotate_left(31)
-            .wrapping_mul(C2);
-        h1 ^= k1;
-        h1 = h1
-            .rotate_left(27)
-            .wrapping_add(h2)
-            .wrapping_mul(5)
-            .wrapping_add(0x52dce729);
-        let k2 = word(&chunk[8..])
-            .wrapping_mul(C2)
-            .rotate_left(33)
-            .wrapping_mul(C1);
-        h2 ^= k2;
-        h2 = h2
-            .rotate_left(31)
-            .wrapping_add(h1)
-            .wrapping_mul(5)
-            .wrapping_add(0x38495ab5);
-    }
-    let tail = chunks.remainder();
-    if tail.len() > 8 {
-        h2 ^= word(&tail[8..])
-            .wrapping_mul(C2)
-            .rotate_left(33)
-            .wrapping_mul(C1);
-    }
-    if !tail.is_empty() {
-        h1 ^= word(&tail[..tail.len().min(8)])
-            .wrapping_mul(C1)
-            .rotate_left(31)
-            .wrapping_mul(C2);
-    }
-    h1 ^= data.len() as u64;
-    h2 ^= data.len() as u64;
-    h1 = h1.wrapping_add(h2);
-    h2 = h2.wrapping_add(h1);
-    h1 = fmix64(h1);
-    h2 = fmix64(h2);
-    h1 = h1.wrapping_add(h2);
-    h2 = h2.wrapping_add(h1);
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&h1.to_le_bytes());
-    out[8..].copy_from_slice(&h2.to_le_bytes());
-    out
+    let mut h = crate::outputs::elasticsearch::doc_id::Hasher128::new(seed);
+    h.write(data);
+    h.finish().to_le_bytes()
 }
 
 /// Lower-case hexadecimal.

@@ -310,18 +310,6 @@ mod tests {
     }
 
     #[test]
-    fn the_same_as_the_fingerprint_filters_murmur3_128() {
-        let data: Vec<u8> = (0..=255u8).cycle().take(300).collect();
-        for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 300] {
-            assert_eq!(
-                murmur(&data[..len], 9).to_le_bytes(),
-                crate::filters::fingerprint::murmur3_128(&data[..len], 9),
-                "{len} bytes"
-            );
-        }
-    }
-
-    #[test]
     fn splitting_the_input_does_not_change_the_hash() {
         let text: Vec<u8> = (0..200u8).collect();
         let whole = murmur(&text, 7);

@@ -188,26 +188,31 @@ impl Parser<'_> {
             self.pos += 1;
             return Ok(Value::Object(Map::new()));
         }
-        let result = loop {
+        let result = self.members();
+        let members = self.reused.scratch.drain(first..);
+        match result {
+            Ok(()) => Ok(Value::Object(build_map(members))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The members of an object up to its `}`, onto the scratch space (the
+    /// caller takes them off, whether this succeeds or not).
+    fn members(&mut self) -> Result<(), Fail> {
+        loop {
             match self.peek() {
                 Some(b'"') => self.pos += 1,
-                Some(_) => break Err(self.error("key must be a string")),
-                None => break Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("key must be a string")),
+                None => return Err(self.error("EOF while parsing an object")),
             }
-            let key = match self.key() {
-                Ok(k) => k,
-                Err(e) => break Err(e),
-            };
+            let key = self.key()?;
             self.skip_ws();
             match self.peek() {
                 Some(b':') => self.pos += 1,
-                Some(_) => break Err(self.error("expected `:`")),
-                None => break Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("expected `:`")),
+                None => return Err(self.error("EOF while parsing an object")),
             }
-            let value = match self.value() {
-                Ok(v) => v,
-                Err(e) => break Err(e),
-            };
+            let value = self.value()?;
             self.reused.scratch.push((key, value));
             self.skip_ws();
             match self.peek() {
@@ -217,16 +222,11 @@ impl Parser<'_> {
                 }
                 Some(b'}') => {
                     self.pos += 1;
-                    break Ok(());
+                    return Ok(());
                 }
-                Some(_) => break Err(self.error("expected `,` or `}`")),
-                None => break Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("expected `,` or `}`")),
+                None => return Err(self.error("EOF while parsing an object")),
             }
-        };
-        let members = self.reused.scratch.drain(first..);
-        match result {
-            Ok(()) => Ok(Value::Object(build_map(members))),
-            Err(e) => Err(e),
         }
     }
 

@@ -45,6 +45,31 @@ use std::collections::HashMap;
 /// `regex` engines (still linear).
 const VISITED_LIMIT_BYTES: usize = 8 << 20;
 
+/// Work allowed to the optimistic run (see `Engine::run`): steps, plus
+/// bytes passed by single-character loops, per byte of input and fixed.
+/// A 200-byte Apache line through `%{COMBINEDAPACHELOG}` takes about 300.
+const OPTIMISTIC_BUDGET_PER_BYTE: usize = 4;
+const OPTIMISTIC_BUDGET_BASE: usize = 256;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to check the run with the visited set on its own.
+    static FORCE_VISITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether searches on this thread skip the optimistic run (tests only).
+#[inline(always)]
+fn force_visited() -> bool {
+    #[cfg(test)]
+    {
+        FORCE_VISITED.get()
+    }
+    #[cfg(not(test))]
+    {
+        false
+    }
+}
+
 /// No row: a state with a single way in.
 const NO_ROW: u32 = u32::MAX;
 
@@ -224,6 +249,10 @@ enum Frame {
 #[derive(Default)]
 struct Scratch {
     stack: Vec<Frame>,
+    /// Steps (and bytes passed by loops) left to the optimistic run.
+    budget: usize,
+    /// The optimistic run ran out of budget.
+    exhausted: bool,
     visited: Vec<u64>,
     row_epoch: Vec<u32>,
     epoch: u32,
@@ -237,10 +266,6 @@ struct Scratch {
 
 impl Scratch {
     fn setup(&mut self, rows: usize, span: usize, base: usize) {
-        #[cfg(test)]
-        {
-            self.work = 0;
-        }
         self.stack.clear();
         self.words = (span + 1).div_ceil(64);
         self.base = base;
@@ -564,6 +589,20 @@ impl Engine {
     }
 
     /// The work of the last search on this thread (see `Scratch::work`).
+    /// Makes searches on this thread use the visited set from the start
+    /// (`true`) or run optimistically first (`false`, the default).
+    #[cfg(test)]
+    pub(crate) fn force_visited(on: bool) {
+        FORCE_VISITED.set(on);
+    }
+
+    /// Whether the last search on this thread ran out of its optimistic
+    /// budget and started again with the visited set.
+    #[cfg(test)]
+    pub(crate) fn last_run_gave_way() -> bool {
+        SCRATCH.with(|c| c.borrow().exhausted)
+    }
+
     #[cfg(test)]
     pub(crate) fn last_work() -> u64 {
         SCRATCH.with(|c| c.borrow().work)
@@ -582,8 +621,42 @@ impl Engine {
         })
     }
 
+    /// First the optimistic run: the same backtracker without the visited
+    /// set, with a budget of work linear in the input. Lines that match
+    /// with little backtracking (nearly all) finish there, skipping the
+    /// bookkeeping that only bounds the worst case. A run that uses up its
+    /// budget is abandoned and the search starts again with the visited
+    /// set, so the total stays linear. Both explore paths in the same
+    /// order, and a (state, position) pair that the visited set prunes
+    /// has already failed once and would fail again, so both find the
+    /// same match.
     fn run(&self, c: &mut Scratch, hay: &[u8], at: usize, slots: &mut [usize]) -> bool {
-        c.setup(self.row_count, hay.len() - at, at);
+        #[cfg(test)]
+        {
+            c.work = 0;
+        }
+        let span = hay.len() - at;
+        c.exhausted = false;
+        if !force_visited() {
+            c.stack.clear();
+            c.budget = OPTIMISTIC_BUDGET_BASE + OPTIMISTIC_BUDGET_PER_BYTE * span;
+            let found = self.run_with::<false>(c, hay, at, slots);
+            if !c.exhausted {
+                return found;
+            }
+            slots.iter_mut().for_each(|s| *s = UNSET);
+        }
+        c.setup(self.row_count, span, at);
+        self.run_with::<true>(c, hay, at, slots)
+    }
+
+    fn run_with<const VISITED: bool>(
+        &self,
+        c: &mut Scratch,
+        hay: &[u8],
+        at: usize,
+        slots: &mut [usize],
+    ) -> bool {
         let look = self.nfa.look_matcher();
         c.stack.push(Frame::Step {
             sid: self.start,
@@ -592,8 +665,11 @@ impl Engine {
         while let Some(frame) = c.stack.pop() {
             match frame {
                 Frame::Step { sid, at } => {
-                    if self.step(c, look, hay, sid, at, slots) {
+                    if self.step::<VISITED>(c, look, hay, sid, at, slots) {
                         return true;
+                    }
+                    if !VISITED && c.exhausted {
+                        return false;
                     }
                 }
                 Frame::Restore { slot, offset } => slots[slot as usize] = offset,
@@ -611,9 +687,11 @@ impl Engine {
         }
     }
 
-    /// Follows one path from (sid, at), pushing the branches it passes.
+    /// Follows one path from (sid, at), pushing the branches it passes;
+    /// with `VISITED`, marking the positions it passes, else spending the
+    /// budget (running out sets `exhausted` and ends the path).
     #[inline(always)]
-    fn step(
+    fn step<const VISITED: bool>(
         &self,
         c: &mut Scratch,
         look: &LookMatcher,
@@ -628,9 +706,17 @@ impl Engine {
             {
                 c.work += 1;
             }
-            let row = self.rows[sid as usize];
-            if row != NO_ROW && !c.insert(row, at) {
-                return false;
+            if VISITED {
+                let row = self.rows[sid as usize];
+                if row != NO_ROW && !c.insert(row, at) {
+                    return false;
+                }
+            } else {
+                if c.budget == 0 {
+                    c.exhausted = true;
+                    return false;
+                }
+                c.budget -= 1;
             }
             match self.insts[sid as usize] {
                 Inst::Byte { lo, hi, next } => {
@@ -699,7 +785,11 @@ impl Engine {
                     }
                     sid = alt1;
                 }
-                Inst::Loop { idx } => match self.run_loop(c, hay, idx, at) {
+                Inst::Loop { idx } => match if VISITED {
+                    self.run_loop(c, hay, idx, at)
+                } else {
+                    self.run_loop_optimistic(c, hay, idx, at)
+                } {
                     Some((next, pos)) => {
                         sid = next;
                         at = pos;
@@ -732,6 +822,48 @@ impl Engine {
                 Inst::Match => return true,
             }
         }
+    }
+
+    /// [`Engine::run_loop`] for the optimistic run: the same choices,
+    /// nothing marked, the bytes passed taken from the budget.
+    #[inline(always)]
+    fn run_loop_optimistic(
+        &self,
+        c: &mut Scratch,
+        hay: &[u8],
+        idx: u32,
+        at: usize,
+    ) -> Option<(u32, usize)> {
+        let lp = &self.loops[idx as usize];
+        let end = hay.len();
+        let mut q = lp.skip_taken(hay, at, end);
+        if lp.greedy {
+            while q < end {
+                match lp.class[usize::from(hay[q])] {
+                    STOP => break,
+                    BOTH => c.stack.push(Frame::Step {
+                        sid: lp.exit,
+                        at: q,
+                    }),
+                    _ => {}
+                }
+                q += 1;
+            }
+        }
+        #[cfg(test)]
+        {
+            c.work += (q - at) as u64;
+        }
+        if q - at > c.budget {
+            c.exhausted = true;
+            return None;
+        }
+        c.budget -= q - at;
+        c.stack.push(Frame::Step {
+            sid: lp.alt2,
+            at: q,
+        });
+        Some((lp.alt1, q))
     }
 
     /// Runs loop `idx` entered at `at` (its own position already marked):

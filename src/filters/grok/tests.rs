@@ -711,6 +711,33 @@ fn pathological_inputs_complete() {
 }
 
 #[test]
+fn optimistic_run_gives_way_to_the_visited_set_on_pathological_inputs() {
+    use super::engine::Engine;
+    let line = &apache_lines::lines(1)[0];
+    let g = compile("%{COMBINEDAPACHELOG}", EcsMode::V1);
+    let mut slots = vec![UNSET_SLOT; g.slot_count()];
+    assert!(g.engine_search_at(line, 0, &mut slots));
+    assert!(!Engine::last_run_gave_way(), "{line}");
+    for (expr, text) in [
+        ("(a+)+b", "a".repeat(8_000)),
+        ("(?<x>(?:a|aa)*)(?:a|aa)*c", "a".repeat(8_000)),
+        ("%{DATA:x}%{DATA:y}z$", "a".repeat(8_000)),
+        // Gives way, then matches with the second branch.
+        ("(?<x>(?:a|aa)*)(?:a|aa)*c|(?<y>a+)", "a".repeat(8_000)),
+    ] {
+        let g = compile_expression(expr, EcsMode::V1, &[]).unwrap();
+        let mut slots = vec![UNSET_SLOT; g.slot_count()];
+        let found = g.engine_search_at(&text, 0, &mut slots);
+        assert!(Engine::last_run_gave_way(), "{expr}");
+        let mut expected = vec![UNSET_SLOT; g.slot_count()];
+        assert_eq!(found, g.search_with_regex(&text, &mut expected), "{expr}");
+        if found {
+            assert_eq!(slots, expected, "{expr}");
+        }
+    }
+}
+
+#[test]
 fn capture_engine_work_grows_linearly() {
     // The capture engine's own work (states expanded, bytes stepped over)
     // on inputs that make backtracking engines explode: doubling the input
@@ -1494,8 +1521,16 @@ mod apache_lines;
 /// Asserts that the capture engine finds the same match and groups as
 /// `regex` alone: on its own, anchored where `regex`'s match starts (and
 /// finding nothing at the start when `regex` finds nothing there), and
-/// through the search the filter runs.
+/// through the search the filter runs; both with its optimistic first run
+/// and with the visited set alone.
 fn same_as_regex(g: &CompiledGrok, text: &str) {
+    same_as_regex_in_mode(g, text);
+    super::engine::Engine::force_visited(true);
+    same_as_regex_in_mode(g, text);
+    super::engine::Engine::force_visited(false);
+}
+
+fn same_as_regex_in_mode(g: &CompiledGrok, text: &str) {
     let mut a = vec![UNSET_SLOT; g.slot_count()];
     let mut b = vec![UNSET_SLOT; g.slot_count()];
     let expected = g.search_with_regex(text, &mut b);

@@ -1,13 +1,15 @@
 //! The capture engine: a bounded backtracker over the Thompson NFA of a
-//! compiled expression.
+//! compiled expression, run first optimistically (see `Engine::run`).
 //!
 //! It computes exactly what `regex`'s own capture engines compute for an
 //! anchored search (leftmost-first priority: alternatives in order, greedy
-//! repetition longest first, lazy shortest first), and, like `regex`'s
-//! bounded backtracker, never expands the same (state, position) pair
-//! twice, so a search costs at most O(states × input length): there is no
-//! catastrophic case and no timeout. What makes it faster on grok
-//! expressions, whose NFAs run to thousands of states:
+//! repetition longest first, lazy shortest first). A search first runs
+//! without any bookkeeping, within a budget of work linear in the input;
+//! most lines match long before it runs out. If it does, the search starts
+//! again and, like `regex`'s bounded backtracker, never expands the same
+//! (state, position) pair twice, so a search costs at most O(states ×
+//! input length): there is no catastrophic case and no timeout. What makes
+//! it faster on grok expressions, whose NFAs run to thousands of states:
 //!
 //! * The NFA is flattened into one array of small instructions, so a step
 //!   reads one cache line instead of chasing boxed transition lists.

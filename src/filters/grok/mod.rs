@@ -27,9 +27,10 @@
 //! boundaries.
 //!
 //! Engine: each expression is compiled once into a single regular
-//! expression, run in time linear in the input: a bounded backtracker over
-//! its NFA that never explores the same state at the same position twice
-//! (`engine.rs`), started where a match can begin (the line's first byte,
+//! expression, run in time linear in the input: a backtracker over its
+//! NFA that first runs with a work budget linear in the input and, if the
+//! budget runs out, starts again never exploring the same state at the
+//! same position twice (`engine.rs`), started where a match can begin (the line's first byte,
 //! else where the lazy DFAs of `regex` find the leftmost match). Its
 //! results are those of `regex` (tests compare the two over the whole
 //! library); inputs too long for its memory budget are searched by `regex`

@@ -83,7 +83,7 @@ impl Entries {
     }
 
     /// Appends a key known to be absent; returns its position.
-    #[inline]
+    #[inline(always)]
     fn push_new(&mut self, key: Key, value: Value) -> usize {
         let i = self.entries.len();
         let hash = self.index.as_ref().map(|_| hash_key(&key));
@@ -279,7 +279,7 @@ impl Map {
 
     /// Appends `key`, which the caller knows is absent (e.g. the keys of a
     /// tree's children, distinct by construction): no search.
-    #[inline]
+    #[inline(always)]
     pub fn push_distinct(&mut self, key: Key, value: Value) {
         debug_assert!(!self.contains_key(&key), "{key} is already present");
         self.inner_mut().push_new(key, value);

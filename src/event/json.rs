@@ -61,8 +61,7 @@ pub fn write_map(out: &mut Vec<u8>, map: &Map) {
         if i > 0 {
             out.push(b',');
         }
-        write_str(out, k);
-        out.push(b':');
+        write_key(out, k);
         write_value(out, v);
     }
     out.push(b'}');
@@ -88,12 +87,39 @@ const fn escape_table() -> [u8; 256] {
 static ESCAPE: [u8; 256] = escape_table();
 
 /// Appends `s` as a quoted, escaped JSON string.
+#[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
+    write_quoted(out, s.as_bytes(), b"\"");
+}
+
+/// Appends `key` as an object key: quoted, escaped, then `:`.
+#[inline]
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    write_quoted(out, key.as_bytes(), b"\":");
+}
+
+/// Appends `"`, `bytes` escaped, then `close` (`"` or `":`). Most strings
+/// need no escape: they take one reservation and one copy, without a call
+/// to `memcpy` for short ones (keys, levels, addresses), which is most of
+/// the strings of an event.
+#[inline(always)]
+fn write_quoted(out: &mut Vec<u8>, bytes: &[u8], close: &[u8]) {
+    let first = next_escape(bytes, 0);
+    out.reserve(bytes.len() + 1 + close.len());
+    append_reserved(out, b"\"");
+    match first {
+        None => append_reserved(out, bytes),
+        Some(at) => write_escaped(out, bytes, at),
+    }
+    out.extend_from_slice(close);
+}
+
+/// The escaping part of [`write_quoted`], from the first byte to escape.
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8], first: usize) {
     let mut start = 0;
-    while let Some(at) = next_escape(bytes, start) {
+    let mut next = Some(first);
+    while let Some(at) = next {
         out.extend_from_slice(&bytes[start..at]);
         let b = bytes[at];
         match ESCAPE[b as usize] {
@@ -109,9 +135,45 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
             }
         }
         start = at + 1;
+        next = next_escape(bytes, start);
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+}
+
+/// Appends `src` to `out`, which must have room for it (checked): up to 16
+/// bytes are copied with two overlapping moves instead of a `memcpy` call.
+#[inline(always)]
+fn append_reserved(out: &mut Vec<u8>, src: &[u8]) {
+    let n = src.len();
+    let len = out.len();
+    assert!(out.capacity() - len >= n, "room reserved for the copy");
+    // SAFETY: `out` has room for `n` more bytes (asserted above), and
+    // `src` cannot overlap that room: it is borrowed while `out` is
+    // borrowed mutably, and the room is not part of any slice. Every
+    // pointer below stays within `src[..n]` and `out`'s room, and
+    // `set_len` covers only bytes just written.
+    unsafe {
+        let s = src.as_ptr();
+        let d = out.as_mut_ptr().add(len);
+        if (8..=16).contains(&n) {
+            let a = s.cast::<u64>().read_unaligned();
+            let b = s.add(n - 8).cast::<u64>().read_unaligned();
+            d.cast::<u64>().write_unaligned(a);
+            d.add(n - 8).cast::<u64>().write_unaligned(b);
+        } else if (4..8).contains(&n) {
+            let a = s.cast::<u32>().read_unaligned();
+            let b = s.add(n - 4).cast::<u32>().read_unaligned();
+            d.cast::<u32>().write_unaligned(a);
+            d.add(n - 4).cast::<u32>().write_unaligned(b);
+        } else if n < 4 {
+            for i in 0..n {
+                *d.add(i) = *s.add(i);
+            }
+        } else {
+            std::ptr::copy_nonoverlapping(s, d, n);
+        }
+        out.set_len(len + n);
+    }
 }
 
 /// The position of the first byte at or after `from` that JSON must
@@ -484,6 +546,17 @@ mod tests {
         #[test]
         fn any_string_is_escaped_like_serde_json(s in "(\\PC|[\\x00-\\x1f\"\\\\]){0,40}") {
             proptest::prop_assert_eq!(json(&Value::from(s.as_str())), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn any_key_and_printable_value_are_written_like_serde_json(
+            k in "(\\PC|[\\x00-\\x1f\"\\\\]){0,40}",
+            v in "[ -~]{0,40}",
+        ) {
+            let mut m = Map::new();
+            m.insert(Key::from(k.as_str()), Value::from(v.as_str()));
+            let expected = serde_json::to_string(&serde_json::json!({ k: v })).unwrap();
+            proptest::prop_assert_eq!(json(&Value::Object(m)), expected);
         }
     }
 

@@ -166,7 +166,13 @@ fn build(nodes: &[Node], values: &mut [Option<Value>], overwrite: &dyn Fn(usize)
         if !node.has_value(values) {
             continue;
         }
-        let value = if node.children.is_empty() {
+        let value = if let [i] = node.leaf[..] {
+            // One capture into this field, the usual case: its value as is.
+            match values[i].take() {
+                Some(v) => v,
+                None => continue,
+            }
+        } else if node.children.is_empty() {
             // What the rule leaves in a field that did not exist: the first
             // value, then each later one merged in (or replacing it).
             let mut acc: Option<Value> = None;

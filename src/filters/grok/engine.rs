@@ -52,6 +52,9 @@ const VISITED_LIMIT_BYTES: usize = 8 << 20;
 /// A 200-byte Apache line through `%{COMBINEDAPACHELOG}` takes about 300.
 const OPTIMISTIC_BUDGET_PER_BYTE: usize = 4;
 const OPTIMISTIC_BUDGET_BASE: usize = 256;
+/// At most this much, whatever the length, which bounds the backtracking
+/// stack the optimistic run can build (16 bytes a frame) to 16 MiB.
+const OPTIMISTIC_BUDGET_MAX: usize = 1 << 20;
 
 #[cfg(test)]
 thread_local! {
@@ -641,7 +644,8 @@ impl Engine {
         c.exhausted = false;
         if !force_visited() {
             c.stack.clear();
-            c.budget = OPTIMISTIC_BUDGET_BASE + OPTIMISTIC_BUDGET_PER_BYTE * span;
+            c.budget = (OPTIMISTIC_BUDGET_BASE + OPTIMISTIC_BUDGET_PER_BYTE * span)
+                .min(OPTIMISTIC_BUDGET_MAX);
             let found = self.run_with::<false>(c, hay, at, slots);
             if !c.exhausted {
                 return found;

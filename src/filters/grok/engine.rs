@@ -193,6 +193,27 @@ struct Loop {
 }
 
 impl Loop {
+    /// A greedy loop's run over `p..limit`: the exit is tried last, from
+    /// the longest run back, so it is recorded at the positions where it
+    /// can start. Returns where the run stops (a byte the body does not
+    /// take, or `limit`).
+    #[inline(always)]
+    fn run_greedy(&self, c: &mut Scratch, hay: &[u8], p: usize, limit: usize) -> usize {
+        let mut q = self.skip_taken(hay, p, limit);
+        while q < limit {
+            match self.class[usize::from(hay[q])] {
+                STOP => break,
+                BOTH => c.stack.push(Frame::Step {
+                    sid: self.exit,
+                    at: q,
+                }),
+                _ => {}
+            }
+            q += 1;
+        }
+        q
+    }
+
     /// The first position in `p..limit` whose byte is not `TAKE` (or
     /// `limit`), eight bytes at a time while it can.
     #[inline(always)]
@@ -842,20 +863,11 @@ impl Engine {
     ) -> Option<(u32, usize)> {
         let lp = &self.loops[idx as usize];
         let end = hay.len();
-        let mut q = lp.skip_taken(hay, at, end);
-        if lp.greedy {
-            while q < end {
-                match lp.class[usize::from(hay[q])] {
-                    STOP => break,
-                    BOTH => c.stack.push(Frame::Step {
-                        sid: lp.exit,
-                        at: q,
-                    }),
-                    _ => {}
-                }
-                q += 1;
-            }
-        }
+        let q = if lp.greedy {
+            lp.run_greedy(c, hay, at, end)
+        } else {
+            lp.skip_taken(hay, at, end)
+        };
         #[cfg(test)]
         {
             c.work += (q - at) as u64;
@@ -895,21 +907,7 @@ impl Engine {
         loop {
             let limit = (p + 64).min(end);
             let q = if lp.greedy {
-                // The exit is tried last, from the longest run back: record
-                // it at the positions where it can start.
-                let mut q = lp.skip_taken(hay, p, limit);
-                while q < limit {
-                    match lp.class[usize::from(hay[q])] {
-                        STOP => break,
-                        BOTH => c.stack.push(Frame::Step {
-                            sid: lp.exit,
-                            at: q,
-                        }),
-                        _ => {}
-                    }
-                    q += 1;
-                }
-                q
+                lp.run_greedy(c, hay, p, limit)
             } else {
                 // The exit is tried first at each position: skip those
                 // where it cannot start.

@@ -614,7 +614,6 @@ impl Engine {
         self.row_count.saturating_mul(words).saturating_mul(8) <= VISITED_LIMIT_BYTES
     }
 
-    /// The work of the last search on this thread (see `Scratch::work`).
     /// Makes searches on this thread use the visited set from the start
     /// (`true`) or run optimistically first (`false`, the default).
     #[cfg(test)]
@@ -629,6 +628,7 @@ impl Engine {
         SCRATCH.with(|c| c.borrow().exhausted)
     }
 
+    /// The work of the last search on this thread (see `Scratch::work`).
     #[cfg(test)]
     pub(crate) fn last_work() -> u64 {
         SCRATCH.with(|c| c.borrow().work)

@@ -193,6 +193,24 @@ struct Loop {
 }
 
 impl Loop {
+    /// The loop's run over `p..limit`, greedy or lazy, without marking:
+    /// where it stops.
+    #[inline(always)]
+    fn run(&self, c: &mut Scratch, hay: &[u8], p: usize, limit: usize) -> usize {
+        let q = if self.greedy {
+            self.run_greedy(c, hay, p, limit)
+        } else {
+            // The exit is tried first at each position: skip those where
+            // it cannot start.
+            self.skip_taken(hay, p, limit)
+        };
+        #[cfg(test)]
+        {
+            c.work += (q - p) as u64;
+        }
+        q
+    }
+
     /// A greedy loop's run over `p..limit`: the exit is tried last, from
     /// the longest run back, so it is recorded at the positions where it
     /// can start. Returns where the run stops (a byte the body does not
@@ -862,16 +880,7 @@ impl Engine {
         at: usize,
     ) -> Option<(u32, usize)> {
         let lp = &self.loops[idx as usize];
-        let end = hay.len();
-        let q = if lp.greedy {
-            lp.run_greedy(c, hay, at, end)
-        } else {
-            lp.skip_taken(hay, at, end)
-        };
-        #[cfg(test)]
-        {
-            c.work += (q - at) as u64;
-        }
+        let q = lp.run(c, hay, at, hay.len());
         if q - at > c.budget {
             c.exhausted = true;
             return None;
@@ -906,17 +915,7 @@ impl Engine {
         // one stretch of them: every position is passed once per search.
         loop {
             let limit = (p + 64).min(end);
-            let q = if lp.greedy {
-                lp.run_greedy(c, hay, p, limit)
-            } else {
-                // The exit is tried first at each position: skip those
-                // where it cannot start.
-                lp.skip_taken(hay, p, limit)
-            };
-            #[cfg(test)]
-            {
-                c.work += (q - p) as u64;
-            }
+            let q = lp.run(c, hay, p, limit);
             if q > p {
                 let (from, to) = marked(p, q);
                 if let Some(seen) = c.insert_range(lp.row, from, to) {

@@ -8,9 +8,10 @@ use ganymede::event::{Event, FieldPath, Value};
 use ganymede::observe::{Health, Metrics};
 use ganymede::topology::{
     Batch, BoxFuture, BuildContext, BuildOptions, Filter, Input, InputContext, Output,
-    OutputContext, Registry, Signals, Verdict, build_pipeline,
+    OutputContext, Prepare, Registry, Signals, Verdict, build_pipeline,
 };
 use serde::Deserialize;
+use std::any::Any;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -258,11 +259,90 @@ fn resolve(ledger: &Mutex<Ledger>, held: &mut Vec<Batch>, count: &mut usize, rej
     }
 }
 
+// ---- an output whose events are prepared (turned into their numbers)
+// before its channel ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NumbersConfig {
+    key: String,
+}
+
+struct Numbers {
+    key: String,
+}
+
+/// The numbers of a prepared batch, and how many parts it came in.
+#[derive(Default)]
+struct Prepared {
+    numbers: Vec<u64>,
+    parts: usize,
+}
+
+struct ToNumbers;
+
+impl Prepare for ToNumbers {
+    fn prepare(&self, events: &mut Vec<Event>, prepared: &mut Option<Box<dyn Any + Send>>) {
+        let data = prepared.get_or_insert_with(|| Box::new(Prepared::default()));
+        let p = data.downcast_mut::<Prepared>().expect("our own type");
+        p.numbers.extend(events.iter().map(number));
+        p.parts += 1;
+        events.clear();
+    }
+}
+
+fn build_numbers(c: &ComponentConfig, _: &BuildContext) -> Result<Box<dyn Output>, ConfigErrors> {
+    let cfg: NumbersConfig = c.parse_options()?;
+    Ok(Box::new(Numbers { key: cfg.key }))
+}
+
+/// One batch as the numbers output saw it: its count, the parts it was
+/// prepared in, and its numbers.
+type SeenBatch = (usize, usize, Vec<u64>);
+
+/// What the numbers output saw, by key.
+fn seen() -> &'static Mutex<HashMap<String, Vec<SeenBatch>>> {
+    static S: OnceLock<Mutex<HashMap<String, Vec<SeenBatch>>>> = OnceLock::new();
+    S.get_or_init(Default::default)
+}
+
+impl Output for Numbers {
+    fn run(self: Box<Self>, ctx: OutputContext) -> BoxFuture<anyhow::Result<()>> {
+        Box::pin(async move {
+            let ledger = ledger(&self.key);
+            while let Some(b) = ctx.recv().await {
+                assert!(b.events.is_empty(), "a prepared batch keeps no events");
+                let count = b.len();
+                let p = b
+                    .prepared
+                    .expect("every batch is prepared")
+                    .data
+                    .downcast::<Prepared>()
+                    .expect("prepared by this output");
+                ledger.lock().unwrap().resolved.extend(&p.numbers);
+                seen()
+                    .lock()
+                    .unwrap()
+                    .entry(self.key.clone())
+                    .or_default()
+                    .push((count, p.parts, p.numbers));
+                b.receipt.resolve(Outcome::Delivered);
+            }
+            Ok(())
+        })
+    }
+
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        Some(Arc::new(ToNumbers))
+    }
+}
+
 fn registry() -> Registry {
     let mut r = ganymede::registry::standard();
     r.inputs.insert("numbered", build_numbered);
     r.filters.insert("drop_every", build_drop_every);
     r.outputs.insert("shuffle", build_shuffle);
+    r.outputs.insert("numbers", build_numbers);
     r
 }
 
@@ -287,7 +367,7 @@ async fn finish(p: ganymede::topology::RunningPipeline) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_order_and_rejected_batches_commit_only_contiguous_prefixes() {
     let p = pipeline(
-        "workers: 2\nbatch_size: 50\ninputs: [numbered: {key: ooo, count: 5000}]\n\
+        "workers: 2\nbatch_size: 150\ninputs: [numbered: {key: ooo, count: 5000}]\n\
          filters: [drop_every: {key: ooo, every: 7}]\n\
          outputs: [shuffle: {key: ooo, group: 5, reject_every: 3}]\n",
     );
@@ -311,6 +391,61 @@ async fn out_of_order_and_rejected_batches_commit_only_contiguous_prefixes() {
         "every event was delivered, rejected or dropped"
     );
     assert_eq!(l.dropped.len(), 5000 / 7);
+}
+
+/// Checks what the numbers output under `key` saw: every event of
+/// 1..=count not divisible by `dropped_every`, once, in order within each
+/// batch, each batch's count matching its numbers. Returns the batches'
+/// part counts.
+fn check_prepared(key: &str, count: u64, dropped_every: u64) -> Vec<usize> {
+    let batches = seen().lock().unwrap().remove(key).unwrap_or_default();
+    let l = ledger(key);
+    let l = l.lock().unwrap();
+    assert!(l.violations.is_empty(), "{:?}", l.violations);
+    assert_eq!(l.commits.last(), Some(&count));
+    let mut all: Vec<u64> = Vec::new();
+    for (n, _, numbers) in &batches {
+        assert_eq!(*n, numbers.len(), "a batch counts its prepared events");
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "order kept");
+        all.extend(numbers);
+    }
+    all.sort_unstable();
+    let expected: Vec<u64> = (1..=count)
+        .filter(|n| !n.is_multiple_of(dropped_every))
+        .collect();
+    assert_eq!(all, expected, "every event that was not dropped, once");
+    batches.iter().map(|(_, parts, _)| *parts).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_prepare_batches_in_parts_for_an_output_that_asks() {
+    let p = pipeline(
+        "workers: 2\nbatch_size: 500\ninputs: [numbered: {key: prep_workers, count: 5000}]\n\
+         filters: [drop_every: {key: prep_workers, every: 7}]\n\
+         outputs: [numbers: {key: prep_workers}]\n",
+    );
+    finish(p.start(&Signals::default())).await;
+    let parts = check_prepared("prep_workers", 5000, 7);
+    assert_eq!(parts.len(), 10, "one prepared batch per input batch");
+    assert!(
+        parts.iter().all(|&p| p > 1),
+        "large batches are prepared chunk by chunk as they leave the filters: {parts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_prepare_batches_themselves_without_filters() {
+    let p = pipeline(
+        "batch_size: 300\ninputs: [numbered: {key: prep_direct, count: 3000}]\n\
+         outputs: [numbers: {key: prep_direct}]\n",
+    );
+    finish(p.start(&Signals::default())).await;
+    let parts = check_prepared("prep_direct", 3000, u64::MAX);
+    assert_eq!(
+        parts,
+        vec![1; 10],
+        "each batch prepared whole, by the input"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

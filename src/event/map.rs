@@ -44,10 +44,19 @@ pub struct Map(Repr);
 #[derive(Clone)]
 enum Repr {
     Owned(Entries),
-    Shared(Arc<Entries>),
+    Shared(Arc<Apart>),
     /// Fixed for the whole run ([`Map::leak`]).
     Static(&'static Entries),
 }
+
+/// Shared entries on a cache line of their own. Clones of a shared map
+/// are made on one thread (the input's) and dropped on another (a
+/// worker's), so the reference count's line keeps moving between cores;
+/// entries next to the count would move with it, and every read of the
+/// map by the other thread would wait for that line.
+#[derive(Clone)]
+#[repr(align(64))]
+struct Apart(Entries);
 
 #[derive(Clone, Default)]
 struct Entries {
@@ -148,7 +157,7 @@ impl Map {
     /// This map, made cheap to clone: clones share it until changed.
     pub fn share(self) -> Self {
         match self.0 {
-            Repr::Owned(e) => Map(Repr::Shared(Arc::new(e))),
+            Repr::Owned(e) => Map(Repr::Shared(Arc::new(Apart(e)))),
             shared => Map(shared),
         }
     }
@@ -167,7 +176,7 @@ impl Map {
     fn inner(&self) -> &Entries {
         match &self.0 {
             Repr::Owned(e) => e,
-            Repr::Shared(e) => e,
+            Repr::Shared(e) => &e.0,
             Repr::Static(e) => e,
         }
     }
@@ -183,7 +192,7 @@ impl Map {
                 if let Repr::Shared(e) =
                     std::mem::replace(&mut self.0, Repr::Owned(Entries::default()))
                 {
-                    self.0 = Repr::Owned(Arc::unwrap_or_clone(e));
+                    self.0 = Repr::Owned(Arc::unwrap_or_clone(e).0);
                 }
             }
         }
@@ -196,7 +205,7 @@ impl Map {
     fn into_inner(self) -> Entries {
         match self.0 {
             Repr::Owned(e) => e,
-            Repr::Shared(e) => Arc::unwrap_or_clone(e),
+            Repr::Shared(e) => Arc::unwrap_or_clone(e).0,
             Repr::Static(e) => e.clone(),
         }
     }

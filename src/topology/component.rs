@@ -27,20 +27,81 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub struct Batch {
     pub events: Vec<Event>,
     pub receipt: Receipt,
+    /// The events already in their output's own form (see [`Prepare`]);
+    /// `events` is then empty.
+    pub prepared: Option<Prepared>,
 }
 
 impl Batch {
     pub fn new(events: Vec<Event>, receipt: Receipt) -> Self {
-        Batch { events, receipt }
+        Batch {
+            events,
+            receipt,
+            prepared: None,
+        }
     }
 
+    /// How many events the batch carries, prepared or not.
     pub fn len(&self) -> usize {
-        self.events.len()
+        match &self.prepared {
+            Some(p) => p.count,
+            None => self.events.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.len() == 0
     }
+
+    /// Hands the events to `prepare`, which turns them into its output's
+    /// form here, on the calling thread.
+    pub fn prepare_with(&mut self, prepare: &dyn Prepare) {
+        if self.prepared.is_none() {
+            let count = self.events.len();
+            let mut data = None;
+            prepare.prepare(&mut self.events, &mut data);
+            self.events = Vec::new();
+            self.prepared = data.map(|data| Prepared { count, data });
+        }
+    }
+}
+
+/// A batch's events as their output will use them (for the elasticsearch
+/// output: the NDJSON lines of a bulk request), made by [`Prepare`].
+pub struct Prepared {
+    /// How many events went in.
+    pub count: usize,
+    /// The output's own type; only that output reads it.
+    pub data: Box<dyn std::any::Any + Send>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-event work an output has done before its channel, by the thread
+/// that built the events: a filter worker, or the input itself when a
+/// pipeline has no filters.
+///
+/// Why: an event is a tree of small allocations. Read by the thread that
+/// just wrote them, they are in its cache; read by the output's thread,
+/// every object and string is a cache miss, and freeing them there is a
+/// cross-thread free. An output that serialises every event anyway (the
+/// bulk body of elasticsearch) does it on the producing thread, and the
+/// events are freed where they were made.
+pub trait Prepare: Send + Sync {
+    /// Adds `events` to `prepared` (`None` at the start of each batch; a
+    /// batch may come in several parts) and empties `events`. The output's
+    /// run loop finds the result in [`Batch::prepared`].
+    fn prepare(
+        &self,
+        events: &mut Vec<Event>,
+        prepared: &mut Option<Box<dyn std::any::Any + Send>>,
+    );
 }
 
 /// A source of events.
@@ -86,6 +147,13 @@ pub trait Output: Send {
     /// Receives batches until the channel closes, resolves every receipt it
     /// took, flushes, and returns.
     fn run(self: Box<Self>, ctx: OutputContext) -> BoxFuture<anyhow::Result<()>>;
+
+    /// Work to do on each batch before it reaches [`Output::run`]'s
+    /// channel, if any. An output that has one must also accept batches
+    /// that were not prepared (tests, `dlq replay`).
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        None
+    }
 }
 
 /// What every builder may need besides its own options.
@@ -153,6 +221,8 @@ pub struct InputContext {
     pub document_ids: bool,
     latency: Arc<Histogram>,
     sender: Option<flume::Sender<Batch>>,
+    /// The output's preparation, when batches go straight to it.
+    prepare: Option<Arc<dyn Prepare>>,
 }
 
 impl InputContext {
@@ -174,7 +244,14 @@ impl InputContext {
             document_ids: true,
             latency,
             sender: Some(sender),
+            prepare: None,
         }
+    }
+
+    /// Batches go straight to an output that prepares them with `prepare`.
+    pub(crate) fn with_preparer(mut self, prepare: Option<Arc<dyn Prepare>>) -> Self {
+        self.prepare = prepare;
+        self
     }
 
     pub fn with_document_ids(mut self, document_ids: bool) -> Self {
@@ -204,11 +281,14 @@ impl InputContext {
 
     /// Sends a batch downstream, waiting while the pipeline is full
     /// (backpressure). Fails once the pipeline is closing.
-    pub async fn send(&self, batch: Batch) -> Result<(), Closed> {
+    pub async fn send(&self, mut batch: Batch) -> Result<(), Closed> {
         let Some(tx) = &self.sender else {
             return Err(Closed);
         };
         let n = batch.len();
+        if let Some(p) = &self.prepare {
+            batch.prepare_with(p.as_ref());
+        }
         tx.send_async(batch).await.map_err(|_| Closed)?;
         self.metrics.add_out(n);
         self.metrics.add_batch();

@@ -23,7 +23,8 @@ pub use build::{
 };
 pub use component::{
     Batch, BoxFuture, BuildContext, Closed, ComponentId, Filter, FilterBuilder, Input,
-    InputBuilder, InputContext, Notice, Output, OutputBuilder, OutputContext, Registry, Verdict,
+    InputBuilder, InputContext, Notice, Output, OutputBuilder, OutputContext, Prepare, Prepared,
+    Registry, Verdict,
 };
 
 use crate::observe::PipelineState;
@@ -118,24 +119,31 @@ impl Pipeline {
             let span =
                 tracing::info_span!("output", component = %out.id.id, plugin = %out.id.plugin);
             let id = out.id.clone();
+            let prepare = out.output.preparer();
             output_tasks.push((id, tokio::spawn(out.output.run(ctx).instrument(span))));
             routes.push(stage::Route {
                 condition: out.condition,
                 sender: tx,
+                prepare,
             });
         }
 
         // Without filters and with one unconditional output, inputs send
         // straight to the output: a hop through a worker thread would only
-        // cost a wake-up per batch.
+        // cost a wake-up per batch. The inputs then do the output's
+        // preparation themselves.
         let direct = match routes.as_slice() {
-            [only] if stages.is_empty() && only.condition.is_none() => Some(only.sender.clone()),
+            [only] if stages.is_empty() && only.condition.is_none() => {
+                Some((only.sender.clone(), only.prepare.clone()))
+            }
             _ => None,
         };
         let mut worker_tasks = Vec::new();
+        let mut direct_prepare = None;
         let in_tx = match direct {
-            Some(tx) => {
+            Some((tx, prepare)) => {
                 drop(routes);
+                direct_prepare = prepare;
                 tx
             }
             None => {
@@ -150,9 +158,8 @@ impl Pipeline {
                     let span = tracing::Span::current();
                     worker_tasks.push(tokio::task::spawn_blocking(move || {
                         let _entered = span.enter();
-                        while let Ok(mut batch) = rx.recv() {
-                            stage::filter_batch(&stages, &mut batch.events);
-                            stage::route(&routes, batch);
+                        while let Ok(batch) = rx.recv() {
+                            stage::process(&stages, &routes, batch);
                         }
                     }));
                 }
@@ -171,7 +178,8 @@ impl Pipeline {
                 once,
                 in_tx.clone(),
             )
-            .with_document_ids(document_ids);
+            .with_document_ids(document_ids)
+            .with_preparer(direct_prepare.clone());
             let span =
                 tracing::info_span!("input", component = %input.id.id, plugin = %input.id.plugin);
             input_tasks.push((

@@ -4,7 +4,7 @@
 //! (`retain_mut`: dropping is removal, no copy), then hands each output the
 //! events its `if:` accepts, together with a share of the batch's receipt.
 
-use super::component::{Batch, Filter, Verdict};
+use super::component::{Batch, Filter, Prepare, Prepared, Verdict};
 use crate::event::{Event, FieldPath, Value};
 use crate::expr::{Condition, Template};
 use crate::observe::ComponentMetrics;
@@ -86,7 +86,7 @@ pub(crate) struct FilterStage {
 }
 
 impl FilterStage {
-    fn run(&self, events: &mut Vec<Event>) {
+    fn run(&self, events: &mut Vec<Event>, count_batch: bool) {
         let before = events.len();
         let decorate = !self.decorations.is_empty();
         let mut dropped = 0usize;
@@ -113,7 +113,9 @@ impl FilterStage {
         self.metrics.add_in(before);
         self.metrics.add_out(before - dropped);
         self.metrics.add_dropped(dropped);
-        self.metrics.add_batch();
+        if count_batch {
+            self.metrics.add_batch();
+        }
     }
 }
 
@@ -121,36 +123,114 @@ impl FilterStage {
 pub(crate) struct Route {
     pub condition: Option<Condition>,
     pub sender: flume::Sender<Batch>,
+    /// The output's preparation, done here before sending.
+    pub prepare: Option<Arc<dyn Prepare>>,
 }
+
+impl Route {
+    fn send(&self, mut batch: Batch) {
+        if let Some(p) = &self.prepare {
+            batch.prepare_with(p.as_ref());
+        }
+        if let Err(flume::SendError(b)) = self.sender.send(batch) {
+            // The output is gone (it failed): the batch cannot be delivered.
+            b.receipt.abandon();
+        }
+    }
+}
+
+/// How many events go through the whole filter chain together. An event
+/// is a tree of small allocations, a few kilobytes in all: a whole batch
+/// of them outgrows the core's cache, so that the second filter, and the
+/// serialising after the last, would read every event back from far away.
+/// Chunks this small stay in the cache from the first filter to the
+/// output's preparation.
+const CHUNK: usize = 64;
 
 /// Runs the filters over a batch in place.
 pub(crate) fn filter_batch(stages: &[FilterStage], events: &mut Vec<Event>) {
+    if events.len() <= CHUNK {
+        run_stages(stages, events, true);
+        return;
+    }
+    let all = std::mem::take(events);
+    events.reserve(all.len());
+    in_chunks(stages, all, |chunk| events.append(chunk));
+}
+
+fn run_stages(stages: &[FilterStage], events: &mut Vec<Event>, count_batch: bool) {
     for stage in stages {
         if events.is_empty() {
             break;
         }
-        stage.run(events);
+        stage.run(events, count_batch);
     }
+}
+
+/// Runs the filters over `events` [`CHUNK`] at a time and hands each
+/// chunk's remaining events to `done`, which must take them out.
+fn in_chunks(stages: &[FilterStage], events: Vec<Event>, mut done: impl FnMut(&mut Vec<Event>)) {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut rest = events.into_iter();
+    let mut first = true;
+    loop {
+        chunk.extend(rest.by_ref().take(CHUNK));
+        if chunk.is_empty() {
+            return;
+        }
+        run_stages(stages, &mut chunk, first);
+        first = false;
+        done(&mut chunk);
+        chunk.clear();
+    }
+}
+
+/// A worker's whole work on one batch: the filters, then the routing.
+/// When the batch goes to a single output that prepares its events, each
+/// chunk is prepared as soon as it is through the filters.
+pub(crate) fn process(stages: &[FilterStage], routes: &[Route], mut batch: Batch) {
+    let prepare = match routes {
+        [only] if only.condition.is_none() && batch.events.len() > CHUNK => only.prepare.as_ref(),
+        _ => None,
+    };
+    let Some(prepare) = prepare else {
+        filter_batch(stages, &mut batch.events);
+        route(routes, batch);
+        return;
+    };
+    let Batch {
+        events, receipt, ..
+    } = batch;
+    let mut data = None;
+    let mut count = 0;
+    in_chunks(stages, events, |chunk| {
+        if !chunk.is_empty() {
+            count += chunk.len();
+            prepare.prepare(chunk, &mut data);
+        }
+    });
+    let mut batch = Batch::new(Vec::new(), receipt);
+    batch.prepared = data.map(|data| Prepared { count, data });
+    route(routes, batch);
 }
 
 /// Sends the batch's events to every output that wants them. Events no
 /// output wants are done; so is a batch that filters emptied.
 pub(crate) fn route(routes: &[Route], batch: Batch) {
-    let Batch { events, receipt } = batch;
-    if events.is_empty() {
-        receipt.split(0);
+    if batch.is_empty() {
+        batch.receipt.split(0);
         return;
     }
     // The common case: one output, no condition. Move, don't copy.
     if let [only] = routes
         && only.condition.is_none()
     {
-        if let Err(flume::SendError(b)) = only.sender.send(Batch { events, receipt }) {
-            // The output is gone (it failed): the batch cannot be delivered.
-            b.receipt.abandon();
-        }
+        only.send(batch);
         return;
     }
+    let Batch {
+        events, receipt, ..
+    } = batch;
     let selections: Vec<Vec<Event>> = routes
         .iter()
         .map(|r| match &r.condition {
@@ -166,8 +246,6 @@ pub(crate) fn route(routes: &[Route], batch: Batch) {
             continue;
         }
         let Some(share) = shares.next() else { break };
-        if let Err(flume::SendError(b)) = route.sender.send(Batch::new(selected, share)) {
-            b.receipt.abandon();
-        }
+        route.send(Batch::new(selected, share));
     }
 }

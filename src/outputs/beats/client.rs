@@ -64,7 +64,9 @@ pub struct Window {
 
 /// Serialises a batch into windows.
 pub fn windows(batch: Batch, size: usize, metrics: &Arc<ComponentMetrics>) -> Vec<Window> {
-    let Batch { events, receipt } = batch;
+    let Batch {
+        events, receipt, ..
+    } = batch;
     if events.is_empty() {
         receipt.resolve(Outcome::Delivered);
         return Vec::new();

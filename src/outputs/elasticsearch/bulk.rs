@@ -5,11 +5,19 @@
 //! receipt. The events themselves are not kept: a retry re-sends the
 //! bytes of only the items that failed, and a dead-letter record quotes
 //! the source line as it was sent.
+//!
+//! The serialising is usually done before the output's channel, by the
+//! thread that built the events ([`Preparer`], see
+//! [`crate::topology::Prepare`]); the output then only copies the lines
+//! of each batch into the request body.
 
 use super::naming::{ItemKind, Naming};
 use crate::delivery::Receipt;
 use crate::event::Event;
+use crate::topology::Prepare;
 use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One document of a request.
 #[derive(Debug)]
@@ -110,6 +118,100 @@ impl Request {
     }
 }
 
+/// Where one document's lines lie in a buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    source: usize,
+    end: usize,
+    kind: ItemKind,
+}
+
+/// Appends `event` to `body` as an action line and a source line.
+fn write_item(naming: &Naming, event: &Event, scratch: &mut String, body: &mut Vec<u8>) -> Span {
+    let start = body.len();
+    let kind = naming.write_action(event, scratch, body);
+    let source = body.len();
+    event.write_json(body);
+    body.push(b'\n');
+    Span {
+        start,
+        source,
+        end: body.len(),
+        kind,
+    }
+}
+
+/// The events of one batch as bulk lines, ready to be copied into a
+/// request.
+#[derive(Debug, Default)]
+pub struct Docs {
+    body: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+impl Docs {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+/// Serialises batches into [`Docs`] for the output, on the thread that
+/// built their events.
+#[derive(Debug)]
+pub struct Preparer {
+    naming: Arc<Naming>,
+    /// The size of the last batch's lines: the next buffer starts that big.
+    last_size: AtomicUsize,
+}
+
+impl Preparer {
+    pub fn new(naming: Arc<Naming>) -> Self {
+        Preparer {
+            naming,
+            last_size: AtomicUsize::new(0),
+        }
+    }
+
+    /// An empty buffer, as big as the last batch's lines were.
+    pub fn start(&self) -> Docs {
+        Docs {
+            body: Vec::with_capacity(self.last_size.load(Ordering::Relaxed) + 4096),
+            spans: Vec::new(),
+        }
+    }
+
+    /// Appends `events` to `docs`.
+    pub fn add(&self, docs: &mut Docs, events: &[Event]) {
+        let mut scratch = String::new();
+        docs.spans.reserve(events.len());
+        for event in events {
+            let span = write_item(&self.naming, event, &mut scratch, &mut docs.body);
+            docs.spans.push(span);
+        }
+        self.last_size.store(docs.body.len(), Ordering::Relaxed);
+    }
+}
+
+impl Prepare for Preparer {
+    fn prepare(
+        &self,
+        events: &mut Vec<Event>,
+        prepared: &mut Option<Box<dyn std::any::Any + Send>>,
+    ) {
+        let data = prepared.get_or_insert_with(|| Box::new(self.start()));
+        // Only this output's `Docs` are ever put here.
+        if let Some(docs) = data.downcast_mut::<Docs>() {
+            self.add(docs, events);
+        }
+        events.clear();
+    }
+}
+
 /// The request being filled from incoming batches.
 pub struct RequestBuilder {
     body: Vec<u8>,
@@ -130,23 +232,62 @@ impl RequestBuilder {
         }
     }
 
+    /// Room for a whole request up front: growing the body by doubling
+    /// would copy it several times. Pages not yet written cost no memory.
+    fn reserve_first(&mut self) {
+        if self.body.capacity() == 0 {
+            self.body.reserve(self.max_bytes.min(64 << 20) + 64 * 1024);
+        }
+    }
+
     /// Appends `event` as an action line and a source line.
     pub fn push(&mut self, naming: &Naming, event: &Event, receipt: Receipt) {
-        if self.body.capacity() == 0 {
-            self.body.reserve(self.max_bytes.min(1 << 20) + 4096);
-        }
-        let start = self.body.len();
-        let kind = naming.write_action(event, &mut self.scratch, &mut self.body);
-        let source = self.body.len();
-        event.write_json(&mut self.body);
-        self.body.push(b'\n');
+        self.reserve_first();
+        let Span {
+            start,
+            source,
+            end,
+            kind,
+        } = write_item(naming, event, &mut self.scratch, &mut self.body);
         self.items.push(Item {
             start,
             source,
-            end: self.body.len(),
+            end,
             kind,
             receipt,
         });
+    }
+
+    /// Appends the documents of `docs` from index `from` on, each with a
+    /// share of `receipt`, until the request is full or they are all in.
+    /// Returns the index of the first document not appended. The request
+    /// must not be full already.
+    pub fn append(&mut self, docs: &Docs, from: usize, receipt: &Receipt) -> usize {
+        let Some(first) = docs.spans.get(from) else {
+            return from;
+        };
+        self.reserve_first();
+        let (base, offset) = (self.body.len(), first.start);
+        let mut to = from;
+        for span in &docs.spans[from..] {
+            to += 1;
+            // The same cut as `push` followed by `is_full`.
+            if base + (span.end - offset) >= self.max_bytes
+                || self.items.len() + (to - from) >= self.max_events
+            {
+                break;
+            }
+        }
+        let last = docs.spans[to - 1].end;
+        self.body.extend_from_slice(&docs.body[offset..last]);
+        self.items.extend(docs.spans[from..to].iter().map(|s| Item {
+            start: s.start - offset + base,
+            source: s.source - offset + base,
+            end: s.end - offset + base,
+            kind: s.kind,
+            receipt: receipt.clone(),
+        }));
+        to
     }
 
     /// True once the request should be sent.
@@ -228,6 +369,74 @@ mod tests {
         let one = build(1, 1 << 20, 100).take().body.len();
         assert!(!build(2, 2 * one + 1, 100).is_full());
         assert!(build(2, 2 * one, 100).is_full());
+    }
+
+    /// Cuts a request list from `events`, pushed one by one or appended
+    /// from prepared docs.
+    fn requests(
+        events: &[Event],
+        max_bytes: usize,
+        max_events: usize,
+        prepared: bool,
+    ) -> Vec<Request> {
+        let naming = Naming::index("logs-%{+YYYY.MM.dd}").unwrap();
+        let mut b = RequestBuilder::new(max_bytes, max_events);
+        let mut out = Vec::new();
+        if prepared {
+            let preparer = Preparer::new(Arc::new(naming));
+            let mut docs = preparer.start();
+            // Prepared in two parts, as workers do chunk by chunk.
+            preparer.add(&mut docs, &events[..4]);
+            preparer.add(&mut docs, &events[4..]);
+            assert_eq!(docs.len(), events.len());
+            let mut next = 0;
+            while next < docs.len() {
+                next = b.append(&docs, next, &Receipt::untracked());
+                if b.is_full() {
+                    out.push(b.take());
+                }
+            }
+        } else {
+            for e in events {
+                b.push(&naming, e, Receipt::untracked());
+                if b.is_full() {
+                    out.push(b.take());
+                }
+            }
+        }
+        if !b.is_empty() {
+            out.push(b.take());
+        }
+        out
+    }
+
+    #[test]
+    fn prepared_docs_make_the_same_requests_as_pushed_events() {
+        let events: Vec<Event> = (0..10).map(event).collect();
+        let one = build(1, 1 << 20, 100).take().body.len();
+        for (max_bytes, max_events) in [
+            (1 << 20, 100),
+            (1 << 20, 3),
+            (1 << 20, 1),
+            (2 * one + 1, 100),
+            (3 * one, 4),
+            (1, 100),
+        ] {
+            let pushed = requests(&events, max_bytes, max_events, false);
+            let appended = requests(&events, max_bytes, max_events, true);
+            assert_eq!(pushed.len(), appended.len(), "{max_bytes} {max_events}");
+            for (p, a) in pushed.iter().zip(&appended) {
+                assert_eq!(p.body, a.body);
+                assert_eq!(p.len(), a.len());
+                for i in 0..p.len() {
+                    assert_eq!(p.range(i), a.range(i));
+                    assert_eq!(p.items[i].kind, a.items[i].kind);
+                    assert_eq!(p.source_line(i), a.source_line(i));
+                }
+            }
+            let total: usize = appended.iter().map(Request::len).sum();
+            assert_eq!(total, events.len(), "{max_bytes} {max_events}");
+        }
     }
 
     #[test]

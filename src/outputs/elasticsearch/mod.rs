@@ -120,6 +120,12 @@ impl Output for ElasticsearchOutput {
     fn run(self: Box<Self>, ctx: OutputContext) -> BoxFuture<anyhow::Result<()>> {
         Box::pin(writer::run(self.writer, ctx))
     }
+
+    fn preparer(&self) -> Option<std::sync::Arc<dyn crate::topology::Prepare>> {
+        Some(std::sync::Arc::new(bulk::Preparer::new(
+            std::sync::Arc::new(self.writer.naming.clone()),
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! its events went to the dead-letter file.
 
 use super::backoff::Backoff;
-use super::bulk::{Item, Request, RequestBuilder};
+use super::bulk::{Docs, Item, Request, RequestBuilder};
 use super::config::{Limits, RetryPolicy, TemplateSetup};
 use super::dead_letter::{self, DeadLetters};
 use super::naming::Naming;
@@ -160,7 +160,20 @@ pub async fn run(w: Writer, ctx: OutputContext) -> anyhow::Result<()> {
                         deadline = None;
                     }
                 }
-                Some(Batch { events, receipt }) => {
+                Some(Batch { events, receipt, prepared }) => {
+                    if let Some(prepared) = prepared {
+                        let Ok(docs) = prepared.data.downcast::<Docs>() else {
+                            anyhow::bail!("a batch prepared by another output reached elasticsearch");
+                        };
+                        let mut next = 0;
+                        while next < docs.len() {
+                            next = open.append(&docs, next, &receipt);
+                            if open.is_full() {
+                                sealed.push_back(open.take());
+                                deadline = None;
+                            }
+                        }
+                    }
                     for event in &events {
                         open.push(&naming, event, receipt.clone());
                         if open.is_full() {

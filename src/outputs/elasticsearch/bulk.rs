@@ -11,13 +11,13 @@
 //! [`crate::topology::Prepare`]); the output then only copies the lines
 //! of each batch into the request body.
 
+use super::buffers::BODIES;
 use super::naming::{ItemKind, Naming};
 use crate::delivery::Receipt;
 use crate::event::Event;
 use crate::topology::Prepare;
 use bytes::Bytes;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// One document of a request.
 #[derive(Debug)]
@@ -70,15 +70,15 @@ impl Request {
         self.items.is_empty()
     }
 
-    /// Splits off the parts of the request: its body and its items.
-    pub fn into_parts(self) -> (Bytes, Vec<Item>) {
-        (self.body, self.items)
+    /// Takes the items out; the body stays until the request is dropped.
+    pub fn take_items(&mut self) -> Vec<Item> {
+        std::mem::take(&mut self.items)
     }
 
     /// A new request of `items`, all of which come from `body`.
     pub fn from_items(body: &[u8], items: Vec<Item>, attempts: u32) -> Request {
         let size = items.iter().map(Item::len).sum();
-        let mut out = Vec::with_capacity(size);
+        let mut out = BODIES.take(size);
         let items = items
             .into_iter()
             .map(|it| {
@@ -101,13 +101,13 @@ impl Request {
 
     /// Two requests of the first and the second half of the items (for a
     /// server that answered 413). Needs at least two items.
-    pub fn split(self) -> (Request, Request) {
+    pub fn split(mut self) -> (Request, Request) {
         let attempts = self.attempts;
-        let (body, mut first) = self.into_parts();
+        let mut first = self.take_items();
         let second = first.split_off(first.len() / 2);
         (
-            Request::from_items(&body, first, attempts),
-            Request::from_items(&body, second, attempts),
+            Request::from_items(&self.body, first, attempts),
+            Request::from_items(&self.body, second, attempts),
         )
     }
 
@@ -162,27 +162,37 @@ impl Docs {
 
 /// Serialises batches into [`Docs`] for the output, on the thread that
 /// built their events.
+///
+/// The buffers go round: the output gives each back once copied
+/// ([`Preparer::recycle`]). A batch's lines are most of a megabyte, made on
+/// one thread and done with on another; allocated afresh every time, the
+/// allocator keeps many of them in hand at once and the process's memory
+/// doubles.
 #[derive(Debug)]
 pub struct Preparer {
     naming: Arc<Naming>,
-    /// The size of the last batch's lines: the next buffer starts that big.
-    last_size: AtomicUsize,
+    // Boxed because the box goes round too: a batch carries its prepared
+    // data as a `Box<dyn Any>`.
+    #[allow(clippy::vec_box)]
+    spare: Mutex<Vec<Box<Docs>>>,
 }
+
+/// Buffers kept for reuse, at most: more than the channel and the workers
+/// can hold at once.
+const SPARE_DOCS: usize = 32;
 
 impl Preparer {
     pub fn new(naming: Arc<Naming>) -> Self {
         Preparer {
             naming,
-            last_size: AtomicUsize::new(0),
+            spare: Mutex::new(Vec::new()),
         }
     }
 
-    /// An empty buffer, as big as the last batch's lines were.
-    pub fn start(&self) -> Docs {
-        Docs {
-            body: Vec::with_capacity(self.last_size.load(Ordering::Relaxed) + 4096),
-            spans: Vec::new(),
-        }
+    /// An empty buffer, reused when one is spare.
+    pub fn start(&self) -> Box<Docs> {
+        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        spare.unwrap_or_default()
     }
 
     /// Appends `events` to `docs`.
@@ -193,7 +203,16 @@ impl Preparer {
             let span = write_item(&self.naming, event, &mut scratch, &mut docs.body);
             docs.spans.push(span);
         }
-        self.last_size.store(docs.body.len(), Ordering::Relaxed);
+    }
+
+    /// Takes back a buffer whose lines were copied.
+    pub fn recycle(&self, mut docs: Box<Docs>) {
+        docs.body.clear();
+        docs.spans.clear();
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_DOCS {
+            spare.push(docs);
+        }
     }
 }
 
@@ -203,12 +222,18 @@ impl Prepare for Preparer {
         events: &mut Vec<Event>,
         prepared: &mut Option<Box<dyn std::any::Any + Send>>,
     ) {
-        let data = prepared.get_or_insert_with(|| Box::new(self.start()));
+        let data = prepared.get_or_insert_with(|| self.start());
         // Only this output's `Docs` are ever put here.
         if let Some(docs) = data.downcast_mut::<Docs>() {
             self.add(docs, events);
         }
         events.clear();
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        BODIES.give_bytes(std::mem::take(&mut self.body));
     }
 }
 
@@ -236,7 +261,7 @@ impl RequestBuilder {
     /// would copy it several times. Pages not yet written cost no memory.
     fn reserve_first(&mut self) {
         if self.body.capacity() == 0 {
-            self.body.reserve(self.max_bytes.min(64 << 20) + 64 * 1024);
+            self.body = BODIES.take(self.max_bytes.min(64 << 20) + 64 * 1024);
         }
     }
 
@@ -440,6 +465,19 @@ mod tests {
     }
 
     #[test]
+    fn recycled_docs_come_back_empty() {
+        let preparer = Preparer::new(Arc::new(Naming::index("x").unwrap()));
+        let mut docs = preparer.start();
+        preparer.add(&mut docs, &[event(0), event(1)]);
+        assert_eq!(docs.len(), 2);
+        let at: *const Docs = &*docs;
+        preparer.recycle(docs);
+        let again = preparer.start();
+        assert!(again.is_empty() && again.body.is_empty());
+        assert!(std::ptr::eq(&*again, at), "the same buffer, reused");
+    }
+
+    #[test]
     fn take_starts_over() {
         let mut b = build(3, 1 << 20, 100);
         assert_eq!(b.take().len(), 3);
@@ -454,14 +492,15 @@ mod tests {
             .iter()
             .flat_map(|&i| r.body[r.range(i)].to_vec())
             .collect();
-        let (body, items) = r.into_parts();
+        let mut r = r;
+        let items = r.take_items();
         let keep: Vec<Item> = items
             .into_iter()
             .enumerate()
             .filter(|(i, _)| i % 2 == 1)
             .map(|(_, it)| it)
             .collect();
-        let sub = Request::from_items(&body, keep, 4);
+        let sub = Request::from_items(&r.body, keep, 4);
         assert_eq!(&sub.body[..], &expect[..]);
         assert_eq!(sub.attempts, 4);
         assert!(sub.source_line(1).ends_with(b"\"line 3\"}"));
@@ -493,7 +532,7 @@ mod tests {
             b.push(&naming, &event(i), receipt.clone());
         }
         receipt.resolve(Outcome::Delivered);
-        let (_, mut items) = b.take().into_parts();
+        let mut items = b.take().take_items();
         items.pop().unwrap().receipt.resolve(Outcome::Rejected);
         items.pop().unwrap().receipt.resolve(Outcome::Delivered);
         assert!(status.try_recv().is_err(), "one item is still out");

@@ -19,6 +19,7 @@
 //! - [`config`]: the options and their checks (all reported at build time).
 //! - [`naming`]: index, action, id and ingest pipeline of each event.
 //! - [`bulk`]: events serialised straight into the NDJSON request body.
+//! - [`buffers`]: request bodies kept for reuse.
 //! - [`transport`]: pooled keep-alive HTTP(S) over round-robin hosts.
 //! - [`response`]: the `errors:false` fast path and per-item verdicts.
 //! - [`writer`]: batching, concurrency, retries, receipts.
@@ -44,6 +45,7 @@
 //! server-generated id.
 
 pub mod backoff;
+pub mod buffers;
 pub mod bulk;
 pub mod config;
 pub mod dead_letter;
@@ -55,8 +57,9 @@ pub mod transport;
 pub mod writer;
 
 use crate::config::{ComponentConfig, ConfigErrors};
-use crate::topology::{BoxFuture, BuildContext, Output, OutputContext};
+use crate::topology::{BoxFuture, BuildContext, Output, OutputContext, Prepare};
 pub use config::ElasticsearchConfig;
+use std::sync::Arc;
 use writer::{Counters, Writer};
 
 /// Builds the output from its options. Reads TLS files; connects nowhere.
@@ -99,6 +102,7 @@ impl ElasticsearchOutput {
         };
         Ok(ElasticsearchOutput {
             writer: Writer {
+                preparer: Arc::new(bulk::Preparer::new(Arc::new(settings.naming.clone()))),
                 naming: settings.naming,
                 limits: settings.limits,
                 retry: settings.retry,
@@ -121,10 +125,8 @@ impl Output for ElasticsearchOutput {
         Box::pin(writer::run(self.writer, ctx))
     }
 
-    fn preparer(&self) -> Option<std::sync::Arc<dyn crate::topology::Prepare>> {
-        Some(std::sync::Arc::new(bulk::Preparer::new(
-            std::sync::Arc::new(self.writer.naming.clone()),
-        )))
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        Some(self.writer.preparer.clone())
     }
 }
 

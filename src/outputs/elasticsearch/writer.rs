@@ -15,7 +15,8 @@
 //! its events went to the dead-letter file.
 
 use super::backoff::Backoff;
-use super::bulk::{Docs, Item, Request, RequestBuilder};
+use super::buffers::COMPRESSED;
+use super::bulk::{Docs, Item, Preparer, Request, RequestBuilder};
 use super::config::{Limits, RetryPolicy, TemplateSetup};
 use super::dead_letter::{self, DeadLetters};
 use super::naming::Naming;
@@ -47,6 +48,8 @@ pub struct Counters {
 /// What the writer needs, besides the channel.
 pub struct Writer {
     pub naming: Naming,
+    /// Serialises batches before the channel; takes its buffers back.
+    pub preparer: Arc<Preparer>,
     pub limits: Limits,
     pub retry: RetryPolicy,
     pub compression_level: u32,
@@ -106,6 +109,7 @@ pub async fn run(w: Writer, ctx: OutputContext) -> anyhow::Result<()> {
 
     let limits = w.limits;
     let naming = w.naming;
+    let preparer = w.preparer;
     let mut open = RequestBuilder::new(limits.max_bytes, limits.max_events);
     let mut sealed: VecDeque<Request> = VecDeque::new();
     let mut in_flight: JoinSet<()> = JoinSet::new();
@@ -173,6 +177,7 @@ pub async fn run(w: Writer, ctx: OutputContext) -> anyhow::Result<()> {
                                 deadline = None;
                             }
                         }
+                        preparer.recycle(docs);
                     }
                     for event in &events {
                         open.push(&naming, event, receipt.clone());
@@ -233,7 +238,11 @@ impl Shared {
                     Some(b) => b.clone(),
                     None => {
                         let b = self.encode(request.body.clone()).await;
-                        payload = Some(b.clone());
+                        // Uncompressed, the payload is the body itself:
+                        // nothing to keep apart.
+                        if self.compression_level > 0 {
+                            payload = Some(b.clone());
+                        }
                         b
                     }
                 };
@@ -255,7 +264,7 @@ impl Shared {
                         why,
                     } => {
                         if rebuilt {
-                            payload = None;
+                            recycle(&mut payload);
                         }
                         if progress {
                             backoff.reset();
@@ -269,6 +278,7 @@ impl Shared {
                     }
                 }
             }
+            recycle(&mut payload);
         }
     }
 
@@ -361,8 +371,8 @@ impl Shared {
         let results = match parsed {
             Parsed::AllOk => {
                 let n = request.len();
-                let (_, items) = request.into_parts();
-                for item in items {
+                let mut request = request;
+                for item in request.take_items() {
                     item.receipt.resolve(Outcome::Delivered);
                 }
                 self.metrics.add_out(n);
@@ -410,7 +420,8 @@ impl Shared {
         }
 
         let attempts = request.attempts;
-        let (body, items) = request.into_parts();
+        let mut request = request;
+        let items = request.take_items();
         let (mut written, mut duplicates) = (0, 0);
         let mut again: Vec<Item> = Vec::new();
         let mut dead: Vec<Item> = Vec::new();
@@ -469,7 +480,7 @@ impl Shared {
             "elasticsearch: {why}; retrying those items"
         );
         Step::Retry {
-            request: Request::from_items(&body, again, attempts),
+            request: Request::from_items(&request.body, again, attempts),
             rebuilt: true,
             progress: written + duplicates + dead_count > 0,
             why,
@@ -501,7 +512,9 @@ impl Shared {
             file = %self.dead_letters.path().display(),
             "elasticsearch: events written to the dead-letter file"
         );
-        let (_, items) = request.into_parts();
+        let mut request = request;
+        let items = request.take_items();
+        drop(request);
         self.write_dead_letters(records, items, backoff).await;
     }
 
@@ -568,10 +581,17 @@ impl Shared {
     }
 }
 
+/// Hands a compressed payload's buffer back for the next one.
+fn recycle(payload: &mut Option<Bytes>) {
+    if let Some(b) = payload.take() {
+        COMPRESSED.give_bytes(b);
+    }
+}
+
 /// gzip of `data` at `level` (1–9).
 pub fn gzip(data: &[u8], level: u32) -> Bytes {
     let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
+        COMPRESSED.take(data.len() / 4 + 64),
         flate2::Compression::new(level),
     );
     // Writing into a Vec cannot fail.

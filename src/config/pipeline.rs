@@ -190,17 +190,22 @@ fn mentions(node: &Node, needle: &str) -> bool {
 
 impl PipelineConfig {
     /// Whether anything after the inputs may read `[@metadata][_id]`: an
-    /// output that forwards or uses metadata (elasticsearch, beats, and
-    /// any kind not known to ignore it), or a filter or output option that
-    /// names `@metadata`. When nothing does, inputs skip computing
-    /// document ids.
+    /// output that forwards or uses metadata (elasticsearch with
+    /// `document_id: auto`, beats, and any kind not known to ignore it), or
+    /// a filter or output option that names `@metadata`. When nothing
+    /// does, inputs skip computing document ids.
     pub fn reads_document_ids(&self) -> bool {
-        const IGNORE_METADATA: [&str; 3] = ["null", "console", "file"];
-        self.mentions_metadata
-            || self
-                .outputs
-                .iter()
-                .any(|o| !IGNORE_METADATA.contains(&o.kind.as_str()))
+        let reads = |o: &ComponentConfig| match o.kind.as_str() {
+            "null" | "console" | "file" => false,
+            // It sends no metadata; only `auto` takes the id from it (a
+            // template naming it is caught by `mentions_metadata`).
+            "elasticsearch" => o
+                .options
+                .get("document_id")
+                .is_some_and(|v| v.as_str() == Some("auto")),
+            _ => true,
+        };
+        self.mentions_metadata || self.outputs.iter().any(reads)
     }
 
     /// Parses a pipeline file's text. Every problem found is reported, not
@@ -576,7 +581,19 @@ mod tests {
         };
         assert!(!wants("[null: {}, console: {}]", "[]"));
         assert!(!wants("[file: {path: /tmp/x}]", "[mutate: {add_tag: [a]}]"));
-        assert!(wants("[null: {}, elasticsearch: {}]", "[]"));
+        assert!(wants(
+            "[null: {}, elasticsearch: {document_id: auto}]",
+            "[]"
+        ));
+        assert!(!wants("[elasticsearch: {}]", "[]"));
+        assert!(!wants(
+            "[elasticsearch: {document_id: '%{[request_id]}'}]",
+            "[]"
+        ));
+        assert!(wants(
+            "[elasticsearch: {document_id: '%{[@metadata][_id]}'}]",
+            "[]"
+        ));
         assert!(wants("[beats: {hosts: [a]}]", "[]"));
         assert!(wants(
             "[console: {}]",

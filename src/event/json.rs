@@ -177,9 +177,12 @@ fn append_reserved(out: &mut Vec<u8>, src: &[u8]) {
 }
 
 /// The position of the first byte at or after `from` that JSON must
-/// escape. Most text has none: it is scanned eight bytes at a time.
+/// escape. Most text has none: it is scanned eight bytes at a time, and a
+/// tail (or a whole short string, such as most keys) of four to seven
+/// bytes as two overlapping halves of one word.
 #[inline]
 pub(super) fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let n = bytes.len();
     let mut i = from;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mask = escape_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
@@ -188,10 +191,29 @@ pub(super) fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
         }
         i += 8;
     }
-    bytes[i..]
-        .iter()
-        .position(|&b| ESCAPE[b as usize] != 0)
-        .map(|p| i + p)
+    match n - i {
+        0 => None,
+        left @ 4..=7 => {
+            // Low half: bytes i..i+4; high half: bytes n-4..n. Together
+            // they cover the tail; a byte in both is found in the low half.
+            let low = u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+            let high = u32::from_le_bytes(bytes[n - 4..n].try_into().expect("4 bytes"));
+            let mask = escape_mask(u64::from(low) | (u64::from(high) << 32));
+            if mask == 0 {
+                return None;
+            }
+            let byte = (mask.trailing_zeros() / 8) as usize;
+            Some(if byte < 4 {
+                i + byte
+            } else {
+                i + left - 8 + byte
+            })
+        }
+        _ => bytes[i..]
+            .iter()
+            .position(|&b| ESCAPE[b as usize] != 0)
+            .map(|p| i + p),
+    }
 }
 
 /// The high bit of each of the eight bytes of `w` (little-endian) that is
@@ -492,6 +514,35 @@ pub type DecodeError = de::value::Error;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_escape_finds_the_first_byte_to_escape_at_every_length_and_place() {
+        let naive = |b: &[u8], from: usize| {
+            b[from..]
+                .iter()
+                .position(|&c| ESCAPE[c as usize] != 0)
+                .map(|p| from + p)
+        };
+        for len in 0..=24 {
+            let clean: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            for from in 0..=len {
+                assert_eq!(next_escape(&clean, from), None, "{len} {from}");
+            }
+            for at in 0..len {
+                for bad in [b'"', b'\\', b'\n', 0x00, 0x1f] {
+                    let mut b = clean.clone();
+                    b[at] = bad;
+                    // A second one further on must not be found first.
+                    if at + 2 < len {
+                        b[at + 2] = b'"';
+                    }
+                    for from in 0..=len {
+                        assert_eq!(next_escape(&b, from), naive(&b, from), "{b:?} from {from}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_common_timestamp_shape_reads_as_rfc3339_reads_it() {

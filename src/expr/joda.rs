@@ -294,8 +294,8 @@ impl Part {
         // Writing to a String cannot fail.
         let _ = match self {
             Part::Literal(s) => out.write_str(s),
-            Part::Number { field, width } => write!(out, "{:0width$}", field.of(t)),
-            Part::TwoDigits(field) => write!(out, "{:02}", field.of(t).rem_euclid(100)),
+            Part::Number { field, width } => push_padded(out, field.of(t), *width),
+            Part::TwoDigits(field) => push_padded(out, field.of(t).rem_euclid(100), 2),
             Part::Fraction(digits) => write_fraction(t.nanosecond(), *digits, out),
             Part::MonthName(form) => out.write_str(name(MONTHS[t.month0() as usize], *form)),
             Part::DayName(form) => {
@@ -309,6 +309,30 @@ impl Part {
             Part::ZoneName(Form::Long) => write_zone(t.offset(), "Coordinated Universal Time", out),
         };
     }
+}
+
+/// Appends `value` zero-padded to `width` digits, as `{:0width$}` does,
+/// without the formatting machinery for the usual small non-negative
+/// values (index names format a date per event).
+fn push_padded(out: &mut String, value: i64, width: usize) -> fmt::Result {
+    if !(0..=999_999_999).contains(&value) || width > 9 {
+        return write!(out, "{value:0width$}");
+    }
+    let mut digits = [b'0'; 9];
+    let mut n = value as u32;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(digits.len() - width);
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    Ok(())
 }
 
 impl Numeric {
@@ -870,6 +894,28 @@ fn zone_abbreviation_at(text: &[u8]) -> Option<(FixedOffset, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padded_numbers_match_the_formatter() {
+        for width in 0..=10 {
+            for value in [
+                0i64,
+                7,
+                42,
+                999,
+                2026,
+                123_456_789,
+                999_999_999,
+                1_000_000_000,
+                -5,
+                -2026,
+            ] {
+                let mut ours = String::new();
+                push_padded(&mut ours, value, width).unwrap();
+                assert_eq!(ours, format!("{value:0width$}"), "{value} {width}");
+            }
+        }
+    }
     use chrono::TimeZone;
 
     /// Friday 2026-11-27 09:05:03.123456789 UTC: day 331, ISO week 48.

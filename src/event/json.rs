@@ -180,7 +180,7 @@ fn append_reserved(out: &mut Vec<u8>, src: &[u8]) {
 /// escape. Most text has none: it is scanned eight bytes at a time, and a
 /// tail (or a whole short string, such as most keys) of four to seven
 /// bytes as two overlapping halves of one word.
-#[inline]
+#[inline(always)]
 pub(super) fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
     let n = bytes.len();
     let mut i = from;

@@ -193,7 +193,7 @@ pub(super) fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
     }
     match n - i {
         0 => None,
-        left @ 4..=7 => {
+        4..=7 => {
             // Low half: bytes i..i+4; high half: bytes n-4..n. Together
             // they cover the tail; a byte in both is found in the low half.
             let low = u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
@@ -203,11 +203,8 @@ pub(super) fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
                 return None;
             }
             let byte = (mask.trailing_zeros() / 8) as usize;
-            Some(if byte < 4 {
-                i + byte
-            } else {
-                i + left - 8 + byte
-            })
+            // High-half byte b (4..8) is byte n - 4 + (b - 4).
+            Some(if byte < 4 { i + byte } else { n + byte - 8 })
         }
         _ => bytes[i..]
             .iter()

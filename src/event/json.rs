@@ -54,8 +54,20 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// Appends `map` as a JSON object.
+/// Appends `map` as a JSON object. A shared map (the parts every event
+/// of a source has in common) is written once and then copied.
 pub fn write_map(out: &mut Vec<u8>, map: &Map) {
+    match map.json_cache() {
+        None => write_entries(out, map),
+        Some(cache) => out.extend_from_slice(cache.get_or_init(|| {
+            let mut json = Vec::new();
+            write_entries(&mut json, map);
+            json.into_boxed_slice()
+        })),
+    }
+}
+
+fn write_entries(out: &mut Vec<u8>, map: &Map) {
     out.push(b'{');
     for (i, (k, v)) in map.iter().enumerate() {
         if i > 0 {
@@ -511,6 +523,40 @@ pub type DecodeError = de::value::Error;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_maps_are_written_once_and_changed_copies_write_their_own() {
+        let mut inner = Map::new();
+        inner.insert("path", Value::from("/var/log/a.log"));
+        let mut map = Map::new();
+        map.insert("file", Value::Object(inner));
+        let written = |m: &Map| {
+            let mut out = Vec::new();
+            write_map(&mut out, m);
+            String::from_utf8(out).unwrap()
+        };
+        let expected = r#"{"file":{"path":"/var/log/a.log"}}"#;
+        for kept in [map.clone().share(), map.clone().leak()] {
+            assert_eq!(written(&kept), expected);
+            assert!(
+                kept.json_cache().unwrap().get().is_some(),
+                "kept once written"
+            );
+            assert_eq!(written(&kept.clone()), expected, "clones share it");
+            let mut changed = kept.clone();
+            changed.insert("offset", Value::Integer(7));
+            assert!(changed.json_cache().is_none(), "a changed copy is its own");
+            assert_eq!(
+                written(&changed),
+                r#"{"file":{"path":"/var/log/a.log"},"offset":7}"#
+            );
+            assert_eq!(written(&kept), expected, "the shared one is unchanged");
+        }
+        assert!(
+            map.json_cache().is_none(),
+            "an owned map is written each time"
+        );
+    }
 
     #[test]
     fn next_escape_finds_the_first_byte_to_escape_at_every_length_and_place() {

@@ -46,7 +46,7 @@ enum Repr {
     Owned(Entries),
     Shared(Arc<Apart>),
     /// Fixed for the whole run ([`Map::leak`]).
-    Static(&'static Entries),
+    Static(&'static Apart),
 }
 
 /// Shared entries on a cache line of their own. Clones of a shared map
@@ -54,9 +54,25 @@ enum Repr {
 /// worker's), so the reference count's line keeps moving between cores;
 /// entries next to the count would move with it, and every read of the
 /// map by the other thread would wait for that line.
+///
+/// Such a map never changes while shared, so its JSON is kept once
+/// written: the parts every event of a file has in common are serialised
+/// once, not per event.
 #[derive(Clone)]
 #[repr(align(64))]
-struct Apart(Entries);
+struct Apart {
+    entries: Entries,
+    json: OnceLock<Box<[u8]>>,
+}
+
+impl Apart {
+    fn new(entries: Entries) -> Self {
+        Apart {
+            entries,
+            json: OnceLock::new(),
+        }
+    }
+}
 
 #[derive(Clone, Default)]
 struct Entries {
@@ -157,7 +173,7 @@ impl Map {
     /// This map, made cheap to clone: clones share it until changed.
     pub fn share(self) -> Self {
         match self.0 {
-            Repr::Owned(e) => Map(Repr::Shared(Arc::new(Apart(e)))),
+            Repr::Owned(e) => Map(Repr::Shared(Arc::new(Apart::new(e)))),
             shared => Map(shared),
         }
     }
@@ -168,7 +184,9 @@ impl Map {
     pub fn leak(self) -> Self {
         match self.0 {
             Repr::Static(e) => Map(Repr::Static(e)),
-            other => Map(Repr::Static(Box::leak(Box::new(Map(other).into_inner())))),
+            other => Map(Repr::Static(Box::leak(Box::new(Apart::new(
+                Map(other).into_inner(),
+            ))))),
         }
     }
 
@@ -176,8 +194,19 @@ impl Map {
     fn inner(&self) -> &Entries {
         match &self.0 {
             Repr::Owned(e) => e,
-            Repr::Shared(e) => &e.0,
-            Repr::Static(e) => e,
+            Repr::Shared(e) => &e.entries,
+            Repr::Static(e) => &e.entries,
+        }
+    }
+
+    /// For a shared or leaked map, which cannot change, the place where
+    /// its JSON is kept once written.
+    #[inline]
+    pub(crate) fn json_cache(&self) -> Option<&OnceLock<Box<[u8]>>> {
+        match &self.0 {
+            Repr::Owned(_) => None,
+            Repr::Shared(e) => Some(&e.json),
+            Repr::Static(e) => Some(&e.json),
         }
     }
 
@@ -187,12 +216,12 @@ impl Map {
     fn inner_mut(&mut self) -> &mut Entries {
         match &self.0 {
             Repr::Owned(_) => {}
-            Repr::Static(e) => self.0 = Repr::Owned((*e).clone()),
+            Repr::Static(e) => self.0 = Repr::Owned(e.entries.clone()),
             Repr::Shared(_) => {
                 if let Repr::Shared(e) =
                     std::mem::replace(&mut self.0, Repr::Owned(Entries::default()))
                 {
-                    self.0 = Repr::Owned(Arc::unwrap_or_clone(e).0);
+                    self.0 = Repr::Owned(Arc::unwrap_or_clone(e).entries);
                 }
             }
         }
@@ -205,8 +234,8 @@ impl Map {
     fn into_inner(self) -> Entries {
         match self.0 {
             Repr::Owned(e) => e,
-            Repr::Shared(e) => Arc::unwrap_or_clone(e).0,
-            Repr::Static(e) => e.clone(),
+            Repr::Shared(e) => Arc::unwrap_or_clone(e).entries,
+            Repr::Static(e) => e.entries.clone(),
         }
     }
 

@@ -36,9 +36,10 @@ impl Pool {
         }
     }
 
-    /// Keeps `v` for a later [`Pool::take`], if there is room.
+    /// Keeps `v` for a later [`Pool::take`], if there is room and it is
+    /// not outsized (one huge request must not stay in memory for good).
     pub fn give(&self, mut v: Vec<u8>) {
-        if v.capacity() == 0 {
+        if v.capacity() == 0 || v.capacity() > MAX_KEPT {
             return;
         }
         v.clear();
@@ -55,6 +56,10 @@ impl Pool {
         }
     }
 }
+
+/// Buffers bigger than this are freed, not kept: a body is at most
+/// `max_bytes` (reserved up to 64 MiB) plus its last document.
+pub const MAX_KEPT: usize = 80 << 20;
 
 /// Bulk request bodies (up to `max_bytes` each). Two spares cover the
 /// open request and one just delivered.
@@ -90,5 +95,12 @@ mod tests {
         assert_eq!(pool.spare.lock().unwrap().len(), 1);
         pool.give(vec![0u8; 10]);
         assert_eq!(pool.spare.lock().unwrap().len(), 1, "keeps one at most");
+        let pool = Pool::new(4);
+        pool.give(Vec::with_capacity(MAX_KEPT + 1));
+        assert_eq!(
+            pool.spare.lock().unwrap().len(),
+            0,
+            "outsized buffers are freed"
+        );
     }
 }

@@ -181,6 +181,10 @@ pub struct Preparer {
 /// can hold at once.
 const SPARE_DOCS: usize = 32;
 
+/// Prepared lines bigger than this are not kept for reuse. A batch of
+/// 1,000 typical events is about a megabyte.
+const MAX_KEPT_DOCS: usize = 16 << 20;
+
 impl Preparer {
     pub fn new(naming: Arc<Naming>) -> Self {
         Preparer {
@@ -205,8 +209,12 @@ impl Preparer {
         }
     }
 
-    /// Takes back a buffer whose lines were copied.
+    /// Takes back a buffer whose lines were copied. One grown far past
+    /// the usual batch (a few huge events) is freed instead.
     pub fn recycle(&self, mut docs: Box<Docs>) {
+        if docs.body.capacity() > MAX_KEPT_DOCS {
+            return;
+        }
         docs.body.clear();
         docs.spans.clear();
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
@@ -475,6 +483,15 @@ mod tests {
         let again = preparer.start();
         assert!(again.is_empty() && again.body.is_empty());
         assert!(std::ptr::eq(&*again, at), "the same buffer, reused");
+    }
+
+    #[test]
+    fn outsized_docs_are_not_kept() {
+        let preparer = Preparer::new(Arc::new(Naming::index("x").unwrap()));
+        let mut docs = preparer.start();
+        docs.body.reserve(MAX_KEPT_DOCS + 1);
+        preparer.recycle(docs);
+        assert!(preparer.spare.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -246,7 +246,9 @@ fn itoa_buf() -> [u8; 20] {
     [0u8; 20]
 }
 
-fn format_i64(buf: &mut [u8; 20], v: i64) -> &[u8] {
+/// The decimal digits of `v` (with a sign if negative), written at the
+/// end of `buf`.
+pub(crate) fn format_i64(buf: &mut [u8; 20], v: i64) -> &[u8] {
     let neg = v < 0;
     let mut n = v.unsigned_abs();
     let mut i = buf.len();

@@ -312,26 +312,19 @@ impl Part {
 }
 
 /// Appends `value` zero-padded to `width` digits, as `{:0width$}` does,
-/// without the formatting machinery for the usual small non-negative
-/// values (index names format a date per event).
+/// without the formatting machinery for the usual non-negative values
+/// (index names format a date per event).
 fn push_padded(out: &mut String, value: i64, width: usize) -> fmt::Result {
-    if !(0..=999_999_999).contains(&value) || width > 9 {
+    if value < 0 {
         return write!(out, "{value:0width$}");
     }
-    let mut digits = [b'0'; 9];
-    let mut n = value as u32;
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    let mut buf = [0u8; 20];
+    let digits = crate::event::json::format_i64(&mut buf, value);
+    for _ in digits.len()..width {
+        out.push('0');
     }
-    let start = i.min(digits.len() - width);
     // ASCII digits only.
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
     Ok(())
 }
 

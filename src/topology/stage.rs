@@ -1,8 +1,10 @@
 //! The filter chain and the routing to outputs, run by the workers.
 //!
-//! A worker takes a whole batch, runs every filter over it in place
-//! (`retain_mut`: dropping is removal, no copy), then hands each output the
-//! events its `if:` accepts, together with a share of the batch's receipt.
+//! A worker takes a whole batch and runs every filter over it, 64 events
+//! at a time (`retain_mut`: dropping is removal, no copy), then hands each
+//! output the events its `if:` accepts, together with a share of the
+//! batch's receipt. An output that prepares its events (see
+//! [`Prepare`]) gets each chunk prepared as soon as it leaves the filters.
 
 use super::component::{Batch, Filter, Prepare, Prepared, Verdict};
 use crate::event::{Event, FieldPath, Value};

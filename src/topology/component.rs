@@ -61,7 +61,7 @@ impl Batch {
             let mut data = None;
             prepare.prepare(&mut self.events, &mut data);
             self.events = Vec::new();
-            self.prepared = data.map(|data| Prepared { count, data });
+            self.prepared = Prepared::of(count, data);
         }
     }
 }
@@ -73,6 +73,13 @@ pub struct Prepared {
     pub count: usize,
     /// The output's own type; only that output reads it.
     pub data: Box<dyn std::any::Any + Send>,
+}
+
+impl Prepared {
+    /// What [`Prepare::prepare`] left for `count` events, if anything.
+    pub(crate) fn of(count: usize, data: Option<Box<dyn std::any::Any + Send>>) -> Option<Self> {
+        data.map(|data| Prepared { count, data })
+    }
 }
 
 impl std::fmt::Debug for Prepared {

@@ -212,7 +212,7 @@ pub(crate) fn process(stages: &[FilterStage], routes: &[Route], mut batch: Batch
         }
     });
     let mut batch = Batch::new(Vec::new(), receipt);
-    batch.prepared = data.map(|data| Prepared { count, data });
+    batch.prepared = Prepared::of(count, data);
     route(routes, batch);
 }
 

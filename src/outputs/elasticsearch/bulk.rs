@@ -17,7 +17,7 @@ use crate::delivery::Receipt;
 use crate::event::Event;
 use crate::topology::Prepare;
 use bytes::Bytes;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// One document of a request.
 #[derive(Debug)]
@@ -170,7 +170,7 @@ impl Docs {
 /// doubles.
 #[derive(Debug)]
 pub struct Preparer {
-    naming: Arc<Naming>,
+    naming: Naming,
     // Boxed because the box goes round too: a batch carries its prepared
     // data as a `Box<dyn Any>`.
     #[allow(clippy::vec_box)]
@@ -186,11 +186,16 @@ const SPARE_DOCS: usize = 32;
 const MAX_KEPT_DOCS: usize = 16 << 20;
 
 impl Preparer {
-    pub fn new(naming: Arc<Naming>) -> Self {
+    pub fn new(naming: Naming) -> Self {
         Preparer {
             naming,
             spare: Mutex::new(Vec::new()),
         }
+    }
+
+    /// How events are named (index, action, id).
+    pub fn naming(&self) -> &Naming {
+        &self.naming
     }
 
     /// An empty buffer, reused when one is spare.
@@ -416,7 +421,7 @@ mod tests {
         let mut b = RequestBuilder::new(max_bytes, max_events);
         let mut out = Vec::new();
         if prepared {
-            let preparer = Preparer::new(Arc::new(naming));
+            let preparer = Preparer::new(naming);
             let mut docs = preparer.start();
             // Prepared in two parts, as workers do chunk by chunk.
             preparer.add(&mut docs, &events[..4]);
@@ -474,7 +479,7 @@ mod tests {
 
     #[test]
     fn recycled_docs_come_back_empty() {
-        let preparer = Preparer::new(Arc::new(Naming::index("x").unwrap()));
+        let preparer = Preparer::new(Naming::index("x").unwrap());
         let mut docs = preparer.start();
         preparer.add(&mut docs, &[event(0), event(1)]);
         assert_eq!(docs.len(), 2);
@@ -487,7 +492,7 @@ mod tests {
 
     #[test]
     fn outsized_docs_are_not_kept() {
-        let preparer = Preparer::new(Arc::new(Naming::index("x").unwrap()));
+        let preparer = Preparer::new(Naming::index("x").unwrap());
         let mut docs = preparer.start();
         docs.body.reserve(MAX_KEPT_DOCS + 1);
         preparer.recycle(docs);

@@ -102,8 +102,7 @@ impl ElasticsearchOutput {
         };
         Ok(ElasticsearchOutput {
             writer: Writer {
-                preparer: Arc::new(bulk::Preparer::new(Arc::new(settings.naming.clone()))),
-                naming: settings.naming,
+                preparer: Arc::new(bulk::Preparer::new(settings.naming)),
                 limits: settings.limits,
                 retry: settings.retry,
                 compression_level: settings.compression_level,

@@ -19,7 +19,6 @@ use super::buffers::COMPRESSED;
 use super::bulk::{Docs, Item, Preparer, Request, RequestBuilder};
 use super::config::{Limits, RetryPolicy, TemplateSetup};
 use super::dead_letter::{self, DeadLetters};
-use super::naming::Naming;
 use super::response::{self, Parsed, Verdict};
 use super::transport::{Transport, TransportError};
 use crate::delivery::Outcome;
@@ -47,8 +46,8 @@ pub struct Counters {
 
 /// What the writer needs, besides the channel.
 pub struct Writer {
-    pub naming: Naming,
-    /// Serialises batches before the channel; takes its buffers back.
+    /// Names events and serialises batches before the channel; takes its
+    /// buffers back.
     pub preparer: Arc<Preparer>,
     pub limits: Limits,
     pub retry: RetryPolicy,
@@ -81,7 +80,7 @@ struct Shared {
 /// until `ctx.abort` fires (unresolved receipts are then abandoned).
 pub async fn run(w: Writer, ctx: OutputContext) -> anyhow::Result<()> {
     let mut query = String::from("filter_path=errors,items.*.error,items.*.status");
-    if let Some(p) = w.naming.constant_pipeline() {
+    if let Some(p) = w.preparer.naming().constant_pipeline() {
         query.push_str("&pipeline=");
         percent_encode(p, &mut query);
     }
@@ -108,7 +107,6 @@ pub async fn run(w: Writer, ctx: OutputContext) -> anyhow::Result<()> {
     }
 
     let limits = w.limits;
-    let naming = w.naming;
     let preparer = w.preparer;
     let mut open = RequestBuilder::new(limits.max_bytes, limits.max_events);
     let mut sealed: VecDeque<Request> = VecDeque::new();
@@ -180,7 +178,7 @@ pub async fn run(w: Writer, ctx: OutputContext) -> anyhow::Result<()> {
                         preparer.recycle(docs);
                     }
                     for event in &events {
-                        open.push(&naming, event, receipt.clone());
+                        open.push(preparer.naming(), event, receipt.clone());
                         if open.is_full() {
                             sealed.push_back(open.take());
                             deadline = None;

@@ -112,7 +112,7 @@ impl Entries {
     fn push_new(&mut self, key: Key, value: Value) -> usize {
         let i = self.entries.len();
         let hash = self.index.as_ref().map(|_| hash_key(&key));
-        self.entries.push((key, value));
+        push_entry(&mut self.entries, key, value);
         match (&mut self.index, hash) {
             (Some(table), Some(hash)) => {
                 let entries = &self.entries;
@@ -135,6 +135,38 @@ impl Entries {
             table.insert_unique(hash_key(k), i as u32, |&j| hash_key(&entries[j as usize].0));
         }
         self.index = Some(Box::new(table));
+    }
+}
+
+/// `entries.push((key, value))`, with the key and the value written
+/// straight into the vector's room. Pushing the pair builds it on the
+/// stack first, in pieces of different widths, and reading it back whole
+/// stalls (the stores cannot be forwarded to the wider loads); maps of
+/// new events take several entries each, so this shows.
+#[inline(always)]
+pub(crate) fn push_entry(entries: &mut Vec<(Key, Value)>, key: Key, value: Value) {
+    push_entry_with(entries, || key, value);
+}
+
+/// [`push_entry`] of a copy of `key`, made in place.
+#[inline(always)]
+pub(crate) fn push_entry_cloned(entries: &mut Vec<(Key, Value)>, key: &Key, value: Value) {
+    push_entry_with(entries, || key.clone(), value);
+}
+
+#[inline(always)]
+fn push_entry_with(entries: &mut Vec<(Key, Value)>, key: impl FnOnce() -> Key, value: Value) {
+    entries.reserve(1);
+    let len = entries.len();
+    let slot = entries.spare_capacity_mut()[0].as_mut_ptr();
+    // SAFETY: `slot` points at the first element of the room reserved
+    // above, valid for writes and not yet initialised. Both fields are
+    // written before `set_len` counts the element; should `key` panic,
+    // the element is simply not counted.
+    unsafe {
+        std::ptr::addr_of_mut!((*slot).0).write(key());
+        std::ptr::addr_of_mut!((*slot).1).write(value);
+        entries.set_len(len + 1);
     }
 }
 

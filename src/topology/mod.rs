@@ -26,6 +26,8 @@ pub use component::{
     InputBuilder, InputContext, Notice, Output, OutputBuilder, OutputContext, Prepare, Prepared,
     Registry, Verdict,
 };
+/// How many events go through a pipeline's filters together.
+pub use stage::CHUNK as FILTER_CHUNK;
 
 use crate::observe::PipelineState;
 use std::sync::Arc;

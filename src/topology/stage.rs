@@ -147,7 +147,7 @@ impl Route {
 /// serialising after the last, would read every event back from far away.
 /// Chunks this small stay in the cache from the first filter to the
 /// output's preparation.
-const CHUNK: usize = 64;
+pub const CHUNK: usize = 64;
 
 /// Runs the filters over a batch in place.
 pub(crate) fn filter_batch(stages: &[FilterStage], events: &mut Vec<Event>) {

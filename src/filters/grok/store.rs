@@ -20,7 +20,7 @@
 //! they only change that value in place.
 
 use super::compile::CaptureSpec;
-use crate::event::map::Entry;
+use crate::event::map::{Entry, push_entry_cloned};
 use crate::event::{FieldPath, Map, Root, Value};
 
 /// The capture paths of an expression as a tree.
@@ -38,11 +38,37 @@ struct Node {
     children: Vec<Node>,
     /// Every capture at or below this node, in group order.
     under: Vec<usize>,
+    /// `under` as a set of bits, when every index is below 64 (see
+    /// [`Present`]).
+    under_bits: Option<u64>,
+}
+
+/// Which captures hold a value: a bit set when an expression has at most
+/// 64 captures (nearly all), so that asking whether a subtree has anything
+/// to store is one AND instead of a walk over its captures.
+#[derive(Clone, Copy)]
+struct Present(Option<u64>);
+
+impl Present {
+    fn of(values: &[Option<Value>]) -> Present {
+        if values.len() > 64 {
+            return Present(None);
+        }
+        let bits = values
+            .iter()
+            .enumerate()
+            .fold(0u64, |acc, (i, v)| acc | (u64::from(v.is_some()) << i));
+        Present(Some(bits))
+    }
 }
 
 impl Node {
-    fn has_value(&self, values: &[Option<Value>]) -> bool {
-        self.under.iter().any(|&i| values[i].is_some())
+    #[inline]
+    fn has_value(&self, present: Present, values: &[Option<Value>]) -> bool {
+        match (present.0, self.under_bits) {
+            (Some(bits), Some(under)) => bits & under != 0,
+            _ => self.under.iter().any(|&i| values[i].is_some()),
+        }
     }
 }
 
@@ -72,12 +98,16 @@ impl Tree {
                             leaf: Vec::new(),
                             children: Vec::new(),
                             under: Vec::new(),
+                            under_bits: Some(0),
                         });
                         level.len() - 1
                     }
                 };
                 let node = &mut level[at];
                 node.under.push(i);
+                node.under_bits = node
+                    .under_bits
+                    .and_then(|bits| (i < 64).then(|| bits | 1 << i));
                 if depth + 1 == segments.len() {
                     node.leaf.push(i);
                 }
@@ -113,19 +143,23 @@ impl Tree {
             Root::Fields => &self.fields,
             Root::Metadata => &self.metadata,
         };
-        apply_nodes(map, nodes, values, overwrite, deferred);
+        let present = Present::of(values);
+        apply_nodes(map, nodes, present, values, overwrite, deferred);
     }
 }
 
 fn apply_nodes(
     map: &mut Map,
     nodes: &[Node],
+    present: Present,
     values: &mut [Option<Value>],
     overwrite: &dyn Fn(usize) -> bool,
     deferred: &mut Vec<usize>,
 ) {
     for node in nodes {
-        if !node.has_value(values) {
+        // `present` is taken before the walk; captures taken since are
+        // `None` in `values`, which every use below checks again.
+        if !node.has_value(present, values) {
             continue;
         }
         // One hash per key: the entry API takes the key by value, which a
@@ -147,23 +181,38 @@ fn apply_nodes(
         match map.entry(node.key.clone()) {
             Entry::Occupied(o) => match o.into_mut() {
                 Value::Object(inner) => {
-                    apply_nodes(inner, &node.children, values, overwrite, deferred)
+                    apply_nodes(inner, &node.children, present, values, overwrite, deferred)
                 }
                 _ => deferred.extend(node.under.iter().filter(|&&i| values[i].is_some())),
             },
             Entry::Vacant(v) => {
-                v.insert(Value::Object(build(&node.children, values, overwrite)));
+                v.insert(Value::Object(build(
+                    &node.children,
+                    present,
+                    values,
+                    overwrite,
+                )));
             }
         }
     }
 }
 
 /// A new object holding the captures below `nodes`, at its final size.
-fn build(nodes: &[Node], values: &mut [Option<Value>], overwrite: &dyn Fn(usize) -> bool) -> Map {
-    let count = nodes.iter().filter(|n| n.has_value(values)).count();
-    let mut map = Map::with_capacity(count);
+/// Its entries are gathered in a vector of their own and the map made
+/// from it at the end, which keeps the vector out of memory until then.
+fn build(
+    nodes: &[Node],
+    present: Present,
+    values: &mut [Option<Value>],
+    overwrite: &dyn Fn(usize) -> bool,
+) -> Map {
+    let count = nodes
+        .iter()
+        .filter(|n| n.has_value(present, values))
+        .count();
+    let mut entries = Vec::with_capacity(count);
     for node in nodes {
-        if !node.has_value(values) {
+        if !node.has_value(present, values) {
             continue;
         }
         let value = if let [i] = node.leaf[..] {
@@ -193,11 +242,11 @@ fn build(nodes: &[Node], values: &mut [Option<Value>], overwrite: &dyn Fn(usize)
                 None => continue,
             }
         } else {
-            Value::Object(build(&node.children, values, overwrite))
+            Value::Object(build(&node.children, present, values, overwrite))
         };
-        map.push_distinct(node.key.clone(), value);
+        push_entry_cloned(&mut entries, &node.key, value);
     }
-    map
+    Map::from_distinct(entries)
 }
 
 /// The grok rule for a field that already holds something: a string turns

@@ -528,10 +528,27 @@ impl EventClock {
     }
 }
 
-/// The captures of one match, one slot per capture of its expression
-/// (`None`: nothing to store), waiting until the text is no longer
-/// borrowed.
-type Pending<'g> = (&'g CompiledGrok, Vec<Option<Value>>);
+/// The captures of the matches on one field, waiting until the text is no
+/// longer borrowed: one slot per capture of each matching expression
+/// (`None`: nothing to store), and per match the expression's place in
+/// its list and its slots in `values`. Kept per thread and reused, so that
+/// matching allocates nothing but the values themselves.
+#[derive(Default)]
+struct Captured {
+    values: Vec<Option<Value>>,
+    pending: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+impl Captured {
+    fn clear(&mut self) {
+        self.values.clear();
+        self.pending.clear();
+    }
+}
+
+thread_local! {
+    static CAPTURED: std::cell::RefCell<Captured> = std::cell::RefCell::default();
+}
 
 /// Capture slots kept on the stack for expressions with up to this many.
 const STACK_SLOTS: usize = 64;
@@ -544,13 +561,13 @@ impl GrokFilter {
         &self,
         groks: &'g [CompiledGrok],
         text: &str,
-        out: &mut Vec<Pending<'g>>,
+        out: &mut Captured,
         clock: &mut EventClock,
     ) -> Result<bool, &'g CompiledGrok> {
         let mut matched = false;
         let mut on_stack = [engine::UNSET; STACK_SLOTS];
         let mut on_heap = Vec::new();
-        for grok in groks {
+        for (index, grok) in groks.iter().enumerate() {
             let n = grok.slot_count();
             let slots: &mut [usize] = if n <= STACK_SLOTS {
                 &mut on_stack[..n]
@@ -571,25 +588,86 @@ impl GrokFilter {
                 Err(BoundHit) => return Err(grok),
             }
             matched = true;
-            let values = grok
-                .specs()
-                .iter()
-                .map(|spec| {
-                    let (s, e) = (slots[2 * spec.group], slots[2 * spec.group + 1]);
-                    if s != engine::UNSET {
-                        (s < e || self.keep_empty_captures)
-                            .then(|| compile::convert(&text[s..e], spec.conversion))
-                    } else {
-                        self.keep_empty_captures.then_some(Value::Null)
-                    }
-                })
-                .collect();
-            out.push((grok, values));
+            let from = out.values.len();
+            out.values.extend(grok.specs().iter().map(|spec| {
+                let (s, e) = (slots[2 * spec.group], slots[2 * spec.group + 1]);
+                if s != engine::UNSET {
+                    (s < e || self.keep_empty_captures)
+                        .then(|| compile::convert(&text[s..e], spec.conversion))
+                } else {
+                    self.keep_empty_captures.then_some(Value::Null)
+                }
+            }));
+            out.pending.push((index, from..out.values.len()));
             if self.break_on_match {
                 break;
             }
         }
         Ok(matched)
+    }
+
+    /// [`Filter::process`] with the thread's room for captures.
+    fn process_with(&self, event: &mut Event, captured: &mut Captured) -> Verdict {
+        let mut matched = false;
+        let mut clock = EventClock::default();
+        for (field, groks) in &self.matches {
+            // Logstash matches each element of an array, and the text form
+            // of any other value (a missing field is the empty text).
+            // Captures are queued while the text is borrowed, then stored.
+            let outcome = match event.get(field) {
+                Some(Value::String(s)) => self.collect(groks, s, captured, &mut clock),
+                Some(Value::Array(items)) => {
+                    let mut any = Ok(false);
+                    for item in items {
+                        let one = match item {
+                            Value::String(s) => self.collect(groks, s, captured, &mut clock),
+                            other => self.collect(groks, &other.to_text(), captured, &mut clock),
+                        };
+                        match one {
+                            Ok(m) => any = any.map(|a| a | m),
+                            Err(grok) => {
+                                any = Err(grok);
+                                break;
+                            }
+                        }
+                    }
+                    any
+                }
+                Some(other) => self.collect(groks, &other.to_text(), captured, &mut clock),
+                None => self.collect(groks, "", captured, &mut clock),
+            };
+            let ok = match outcome {
+                Ok(ok) => ok,
+                Err(grok) => {
+                    // As in Logstash, a timeout ends the filter for this
+                    // event: no failure tag, no shared decorations, and
+                    // nothing of this field stored (captures stored for
+                    // earlier fields stay).
+                    captured.clear();
+                    self.timed_out(event, field, grok);
+                    return Verdict::Skipped;
+                }
+            };
+            for k in 0..captured.pending.len() {
+                let (index, range) = captured.pending[k].clone();
+                self.store(event, &groks[index], &mut captured.values[range]);
+            }
+            captured.clear();
+            if ok {
+                matched = true;
+                if self.break_on_match {
+                    break;
+                }
+            }
+        }
+        if matched {
+            Verdict::Applied
+        } else {
+            for t in &self.tag_on_failure {
+                event.add_tag(t);
+            }
+            Verdict::Skipped
+        }
     }
 
     /// A backtracking search of `grok` on `field` reached its bound.
@@ -716,67 +794,14 @@ fn store_one(
 
 impl Filter for GrokFilter {
     fn process(&self, event: &mut Event) -> Verdict {
-        let mut matched = false;
-        let mut pending: Vec<Pending> = Vec::with_capacity(1);
-        let mut clock = EventClock::default();
-        for (field, groks) in &self.matches {
-            // Logstash matches each element of an array, and the text form
-            // of any other value (a missing field is the empty text).
-            // Captures are queued while the text is borrowed, then stored.
-            let outcome = match event.get(field) {
-                Some(Value::String(s)) => self.collect(groks, s, &mut pending, &mut clock),
-                Some(Value::Array(items)) => {
-                    let mut any = Ok(false);
-                    for item in items {
-                        let one = match item {
-                            Value::String(s) => self.collect(groks, s, &mut pending, &mut clock),
-                            other => {
-                                self.collect(groks, &other.to_text(), &mut pending, &mut clock)
-                            }
-                        };
-                        match one {
-                            Ok(m) => any = any.map(|a| a | m),
-                            Err(grok) => {
-                                any = Err(grok);
-                                break;
-                            }
-                        }
-                    }
-                    any
-                }
-                Some(other) => self.collect(groks, &other.to_text(), &mut pending, &mut clock),
-                None => self.collect(groks, "", &mut pending, &mut clock),
-            };
-            let ok = match outcome {
-                Ok(ok) => ok,
-                Err(grok) => {
-                    // As in Logstash, a timeout ends the filter for this
-                    // event: no failure tag, no shared decorations, and
-                    // nothing of this field stored (captures stored for
-                    // earlier fields stay).
-                    pending.clear();
-                    self.timed_out(event, field, grok);
-                    return Verdict::Skipped;
-                }
-            };
-            for (grok, mut values) in pending.drain(..) {
-                self.store(event, grok, &mut values);
+        CAPTURED.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut captured) => {
+                captured.clear();
+                self.process_with(event, &mut captured)
             }
-            if ok {
-                matched = true;
-                if self.break_on_match {
-                    break;
-                }
-            }
-        }
-        if matched {
-            Verdict::Applied
-        } else {
-            for t in &self.tag_on_failure {
-                event.add_tag(t);
-            }
-            Verdict::Skipped
-        }
+            // Only reachable if a grok ever ran inside another one.
+            Err(_) => self.process_with(event, &mut Captured::default()),
+        })
     }
 
     fn notices(&self) -> Vec<Notice> {

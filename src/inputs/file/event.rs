@@ -6,6 +6,7 @@
 use super::config::{FileConfig, JsonLinesConfig};
 use super::identity::{FINGERPRINT_BYTES, FileKey, Fingerprint};
 use super::lines::Line;
+use crate::event::map::push_entry;
 use crate::event::{Event, FieldPath, Key, MESSAGE, Map, TIMESTAMP, Value, json};
 use crate::outputs::elasticsearch::doc_id::{self, Hasher128};
 use chrono::{DateTime, Utc};
@@ -239,26 +240,25 @@ pub struct BatchShape<'a> {
 
 impl BatchShape<'_> {
     /// The event for one line, read at `now`.
-    #[allow(clippy::vec_init_then_push)] // `vec![..]` builds on the stack and copies
     pub fn event(&self, line: Line, now: DateTime<Utc>) -> Event {
         let shape = self.shape;
         // The fixed keys are distinct, so they are laid out without a
         // search; only `fields_under_root` may meet one of them.
-        // One push per entry: an array of entries appended at once is
-        // first built on the stack and then copied.
+        // Entries are written in place, one by one (`push_entry`): an
+        // array of entries, or a pair, is first built on the stack.
         let mut log = Vec::with_capacity(2);
-        log.push((FILE, self.log_file.clone()));
-        log.push((OFFSET, Value::Integer(line.start as i64)));
+        push_entry(&mut log, FILE, self.log_file.clone());
+        push_entry(&mut log, OFFSET, Value::Integer(line.start as i64));
         let extra = usize::from(self.fields.is_some())
             + usize::from(!shape.tags.is_empty() || line.truncated);
         let mut entries = Vec::with_capacity(5 + extra);
-        entries.push((TIMESTAMP_KEY, Value::Timestamp(now)));
-        entries.push((LOG, Value::Object(Map::from_distinct(log))));
-        entries.push((HOST, self.host.clone()));
-        entries.push((INPUT, self.input.clone()));
+        push_entry(&mut entries, TIMESTAMP_KEY, Value::Timestamp(now));
+        push_entry(&mut entries, LOG, Value::Object(Map::from_distinct(log)));
+        push_entry(&mut entries, HOST, self.host.clone());
+        push_entry(&mut entries, INPUT, self.input.clone());
         let text = match &shape.json {
             None => {
-                entries.push((MESSAGE_KEY, Value::String(line.text.into())));
+                push_entry(&mut entries, MESSAGE_KEY, Value::String(line.text.into()));
                 None
             }
             Some(_) => Some(line.text),

@@ -718,6 +718,46 @@ mod tests {
     }
 
     #[test]
+    fn entries_written_in_place_are_whole_and_in_order() {
+        // Through several growths, with inline and heap keys, and values
+        // that own heap memory, each read back whole and in its place.
+        let mut entries: Vec<(Key, Value)> = Vec::new();
+        let long_key = Key::from("a key long enough to live on the heap");
+        for i in 0..100i64 {
+            let value = match i % 3 {
+                0 => Value::Integer(i),
+                1 => Value::from(format!("a string value long enough for the heap, {i}")),
+                _ => Value::Object([("n", Value::Integer(i))].into()),
+            };
+            if i % 2 == 0 {
+                push_entry(&mut entries, Key::from(format!("k{i}")), value);
+            } else {
+                push_entry_cloned(&mut entries, &long_key, value);
+            }
+        }
+        assert_eq!(entries.len(), 100);
+        for (i, (k, v)) in entries.iter().enumerate() {
+            let i = i as i64;
+            if i % 2 == 0 {
+                assert_eq!(k.as_str(), format!("k{i}"));
+            } else {
+                assert_eq!(k, &long_key);
+            }
+            let expected = match i % 3 {
+                0 => Value::Integer(i),
+                1 => Value::from(format!("a string value long enough for the heap, {i}")),
+                _ => Value::Object([("n", Value::Integer(i))].into()),
+            };
+            assert_eq!(v, &expected);
+        }
+        let mut m = Map::new();
+        m.insert("x", Value::Integer(1));
+        m.insert("x", Value::Integer(2));
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.get("x"), Some(&Value::Integer(2)));
+    }
+
+    #[test]
     fn objects_stay_small() {
         assert!(std::mem::size_of::<Map>() <= 32);
         assert!(std::mem::size_of::<Value>() <= 40);

@@ -157,8 +157,9 @@ fn apply_nodes(
     deferred: &mut Vec<usize>,
 ) {
     for node in nodes {
-        // `present` is taken before the walk; captures taken since are
-        // `None` in `values`, which every use below checks again.
+        // `present` is taken before the walk, which is still true here:
+        // each capture sits under one node of a level, and no node is
+        // visited twice, so nothing under this one has been taken yet.
         if !node.has_value(present, values) {
             continue;
         }
@@ -198,8 +199,8 @@ fn apply_nodes(
 }
 
 /// A new object holding the captures below `nodes`, at its final size.
-/// Its entries are gathered in a vector of their own and the map made
-/// from it at the end, which keeps the vector out of memory until then.
+/// Its entries are gathered in a plain vector and the map made from it at
+/// the end, so that the vector can stay in registers while it fills.
 fn build(
     nodes: &[Node],
     present: Present,

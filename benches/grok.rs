@@ -110,8 +110,8 @@ fn run_filters(filters: &[Box<dyn Filter>], lines: &[String], iters: u64) -> Dur
     let mut batch: Vec<Event> = Vec::with_capacity(CHUNK);
     let mut chunk: Vec<Event> = Vec::with_capacity(FILTER_CHUNK);
     for _ in 0..iters {
-        for lines in lines.chunks(CHUNK) {
-            batch.extend(lines.iter().map(|l| Event::from_message(l.as_str())));
+        for batch_lines in lines.chunks(CHUNK) {
+            batch.extend(batch_lines.iter().map(|l| Event::from_message(l.as_str())));
             let mut rest = batch.drain(..);
             loop {
                 chunk.extend(rest.by_ref().take(FILTER_CHUNK));

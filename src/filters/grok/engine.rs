@@ -36,6 +36,7 @@
 //! semantics make the anchored match at the leftmost matching position the
 //! answer of the unanchored search.
 
+use super::jump::Jump;
 use regex_automata::PatternID;
 use regex_automata::nfa::thompson::{NFA, State};
 use regex_automata::util::look::{Look, LookMatcher};
@@ -146,6 +147,10 @@ enum Inst {
     Union {
         from: u32,
         to: u32,
+    },
+    /// Open capture group `jumps[idx]`, crossed by its DFA (see `jump.rs`).
+    Jump {
+        idx: u32,
     },
     /// Record the position in a capture slot.
     Save {
@@ -274,6 +279,7 @@ pub(crate) struct Engine {
     /// the input (it can match empty).
     start_at_end: Vec<bool>,
     loops: Vec<Loop>,
+    jumps: Vec<Jump>,
     start: u32,
     row_count: usize,
     /// Number of capture slots (two per group, group 0 included).
@@ -306,6 +312,9 @@ struct Scratch {
     /// search (tests check that it grows linearly with the input).
     #[cfg(test)]
     work: u64,
+    /// Groups crossed by their DFA in the last search.
+    #[cfg(test)]
+    jumps: u64,
 }
 
 impl Scratch {
@@ -589,6 +598,19 @@ impl Engine {
                 next,
             };
         }
+        let in_loop = loop_states(&nfa, &insts, &loops);
+        let mut jumps = Vec::new();
+        for (i, inst) in insts.iter_mut().enumerate() {
+            if let Inst::Save { .. } = inst
+                && let Some(jump) =
+                    Jump::for_group(&nfa, StateID::new(i).expect("state ids fit"), &in_loop)
+            {
+                jumps.push(jump);
+                *inst = Inst::Jump {
+                    idx: jumps.len() as u32 - 1,
+                };
+            }
+        }
         let start_bytes = (starts.list.iter())
             .map(|s| {
                 let mut bytes = s.bytes;
@@ -610,6 +632,7 @@ impl Engine {
             start_bytes,
             start_at_end,
             loops,
+            jumps,
             start: id(start),
             row_count: row_count as usize,
             slot_count,
@@ -646,6 +669,12 @@ impl Engine {
         SCRATCH.with(|c| c.borrow().exhausted)
     }
 
+    /// How many groups the last search on this thread crossed with a DFA.
+    #[cfg(test)]
+    pub(crate) fn last_jumps() -> u64 {
+        SCRATCH.with(|c| c.borrow().jumps)
+    }
+
     /// The work of the last search on this thread (see `Scratch::work`).
     #[cfg(test)]
     pub(crate) fn last_work() -> u64 {
@@ -678,6 +707,7 @@ impl Engine {
         #[cfg(test)]
         {
             c.work = 0;
+            c.jumps = 0;
         }
         let span = hay.len() - at;
         c.exhausted = false;
@@ -856,6 +886,52 @@ impl Engine {
                     }
                     sid = branches[first].0;
                 }
+                Inst::Jump { idx } => {
+                    let jump = &self.jumps[idx as usize];
+                    if !VISITED {
+                        let mut work = 0;
+                        let end = jump.cross(hay, at, &mut work);
+                        #[cfg(test)]
+                        {
+                            c.work += work as u64;
+                            c.jumps += 1;
+                        }
+                        if work > c.budget {
+                            c.exhausted = true;
+                            return false;
+                        }
+                        c.budget -= work;
+                        let Some(end) = end else {
+                            return false;
+                        };
+                        // Taken back in reverse: the group's end, then the
+                        // NFA way through the group (`jump.rs` says why),
+                        // then its start.
+                        for (slot, offset) in [(jump.open_slot, at), (jump.close_slot, end)] {
+                            if let Some(s) = slots.get_mut(slot as usize) {
+                                c.stack.push(Frame::Restore { slot, offset: *s });
+                                *s = offset;
+                            }
+                            if slot == jump.open_slot {
+                                c.stack.push(Frame::Step {
+                                    sid: jump.inner,
+                                    at,
+                                });
+                            }
+                        }
+                        sid = jump.after;
+                        at = end;
+                        continue;
+                    }
+                    // With the visited set, the plain way, which keeps its
+                    // bound: a DFA run is not limited by what was visited.
+                    let slot = jump.open_slot;
+                    if let Some(s) = slots.get_mut(slot as usize) {
+                        c.stack.push(Frame::Restore { slot, offset: *s });
+                        *s = at;
+                    }
+                    sid = jump.inner;
+                }
                 Inst::Save { slot, next } => {
                     if let Some(s) = slots.get_mut(slot as usize) {
                         c.stack.push(Frame::Restore { slot, offset: *s });
@@ -948,9 +1024,31 @@ impl Engine {
     }
 }
 
+/// Per state: whether it belongs to a single-character loop (`Inst::Loop`):
+/// the loop state and the body states it steps through.
+fn loop_states(nfa: &NFA, insts: &[Inst], loops: &[Loop]) -> Vec<bool> {
+    let mut in_loop = vec![false; insts.len()];
+    for (i, inst) in insts.iter().enumerate() {
+        let Inst::Loop { idx } = *inst else {
+            continue;
+        };
+        let lp = &loops[idx as usize];
+        let body = if lp.exit == lp.alt1 { lp.alt2 } else { lp.alt1 };
+        in_loop[i] = true;
+        let mut todo = vec![StateID::new(body as usize).expect("state ids fit")];
+        while let Some(sid) = todo.pop() {
+            if std::mem::replace(&mut in_loop[sid.as_usize()], true) {
+                continue;
+            }
+            todo.extend(successors(nfa.state(sid)));
+        }
+    }
+    in_loop
+}
+
 /// The states a state leads to (a target reached by several byte ranges
 /// counts once).
-fn successors(state: &State) -> Vec<StateID> {
+pub(super) fn successors(state: &State) -> Vec<StateID> {
     let mut out: Vec<StateID> = Vec::new();
     match state {
         State::ByteRange { trans } => out.push(trans.next),

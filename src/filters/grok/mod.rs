@@ -73,6 +73,7 @@
 mod backtrack;
 mod compile;
 mod engine;
+mod jump;
 mod library;
 mod store;
 

@@ -2259,3 +2259,60 @@ fn notices_name_every_backtracking_expression() {
         notices[1]
     );
 }
+
+#[test]
+fn groups_crossed_by_a_dfa_match_as_through_the_nfa() {
+    use super::engine::Engine;
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        // The DFA's end (the longest name) fails what follows: the NFA
+        // takes the group over and finds the shorter one.
+        ("%{HOSTNAME:h}\\.com$", "a.example.com", Some("a.example")),
+        ("%{IPORHOST:h}:x", "1.2.3.4a:x", Some("1.2.3.4a")),
+        (
+            "%{IPORHOST:h} %{IPORHOST:g}$",
+            "10.0.0.1 db-1.example.com",
+            Some("10.0.0.1"),
+        ),
+        ("%{IPORHOST:h}$", "2001:db8::1", Some("2001:db8::1")),
+        // Assertions at the group's edges see the bytes around it.
+        ("a%{MONTH:m}", "aJan 1", None),
+        ("-%{MONTH:m}x", "-Janx", None),
+        ("-%{MONTH:m} ", "-Jan ", Some("Jan")),
+        (
+            "%{HTTPDATE:t}]",
+            "10/Oct/2025:13:55:36 +0200]",
+            Some("10/Oct/2025:13:55:36 +0200"),
+        ),
+        // No way through the group where the search starts.
+        ("^%{IPV4:ip}", "999.1.1.1", None),
+        // A crossed group inside a repetition, crossed once per round.
+        ("^(?:%{IPV4:ip},)+$", "1.1.1.1,10.0.0.1,", Some("10.0.0.1")),
+    ];
+    // Every match starts at 0, so that the engine's anchored search alone
+    // must find what `regex` finds.
+    for &(expr, text, expected) in cases {
+        let g = compile_expression(expr, EcsMode::V1, &[]).unwrap();
+        let mut want = vec![UNSET_SLOT; g.slot_count()];
+        let found = g.search_with_regex(text, &mut want);
+        let first = want.get(2..4).filter(|_| found).map(|s| &text[s[0]..s[1]]);
+        assert_eq!(first, expected, "{expr} on {text:?}: regex");
+        assert!(!found || want[0] == 0, "{expr} on {text:?}");
+        for visited in [false, true] {
+            Engine::force_visited(visited);
+            let mut slots = vec![UNSET_SLOT; g.slot_count()];
+            let got = g.engine_search_at(text, 0, &mut slots);
+            Engine::force_visited(false);
+            assert_eq!(got, found, "{expr} on {text:?}, visited set {visited}");
+            if found {
+                assert_eq!(slots, want, "{expr} on {text:?}, visited set {visited}");
+            }
+        }
+        // Searched optimistically, the group was crossed by its DFA.
+        let mut slots = vec![UNSET_SLOT; g.slot_count()];
+        g.engine_search_at(text, 0, &mut slots);
+        assert!(
+            Engine::last_jumps() > 0,
+            "{expr} on {text:?}: no DFA crossing"
+        );
+    }
+}

@@ -27,9 +27,14 @@
 //!   text with a byte table: a lazy loop skips the positions where its exit
 //!   cannot start, a greedy loop records a way back only at positions where
 //!   its exit can start, and the positions passed are marked in bulk.
+//! * A capture group with no capture inside (`%{IPORHOST:…}`,
+//!   `%{HTTPDATE:…}`) is crossed by a DFA of the group in one go, in the
+//!   optimistic run (see `jump.rs`): an IPv4 address then costs one step
+//!   instead of about thirty.
 //!
 //! Every shortcut only leaves out work the plain backtracker would have
-//! done and abandoned without effect, so the result does not change. The
+//! done and abandoned without effect (or, for a DFA's crossing, does it
+//! again if what follows fails), so the result does not change. The
 //! tests compare it with `regex` on the whole pattern library.
 //!
 //! The caller picks the start (see `CompiledGrok::search`): leftmost-first

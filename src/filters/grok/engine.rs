@@ -43,7 +43,7 @@
 
 use super::jump::Jump;
 use regex_automata::PatternID;
-use regex_automata::nfa::thompson::{NFA, State};
+use regex_automata::nfa::thompson::{NFA, State, Transition};
 use regex_automata::util::look::{Look, LookMatcher};
 use regex_automata::util::primitives::StateID;
 use std::cell::RefCell;
@@ -472,26 +472,14 @@ impl Engine {
                         next: id(t.next),
                     }),
                 ),
-                State::Dense(d) => {
-                    // Runs of bytes with the same target become ranges.
-                    let mut runs: Vec<Range> = Vec::new();
-                    for (b, &next) in d.transitions.iter().enumerate() {
-                        if next == StateID::ZERO {
-                            continue;
-                        }
-                        match runs.last_mut() {
-                            Some(r) if r.next == id(next) && usize::from(r.hi) + 1 == b => {
-                                r.hi = b as u8
-                            }
-                            _ => runs.push(Range {
-                                lo: b as u8,
-                                hi: b as u8,
-                                next: id(next),
-                            }),
-                        }
-                    }
-                    push_ranges(&mut ranges, &mut runs.into_iter())
-                }
+                State::Dense(d) => push_ranges(
+                    &mut ranges,
+                    &mut dense_runs(&d.transitions).map(|t| Range {
+                        lo: t.start,
+                        hi: t.end,
+                        next: id(t.next),
+                    }),
+                ),
                 State::Look { look, next } => Inst::Look {
                     look: *look,
                     next: id(*next),
@@ -1027,6 +1015,28 @@ impl Engine {
         });
         Some((lp.alt1, p))
     }
+}
+
+/// A dense state's transitions as runs of bytes with the same target.
+pub(super) fn dense_runs(transitions: &[StateID]) -> impl Iterator<Item = Transition> + '_ {
+    let mut b = 0;
+    std::iter::from_fn(move || {
+        while transitions.get(b) == Some(&StateID::ZERO) {
+            b += 1;
+        }
+        let next = *transitions.get(b)?;
+        let start = b;
+        while transitions.get(b + 1) == Some(&next) {
+            b += 1;
+        }
+        let run = Transition {
+            start: start as u8,
+            end: b as u8,
+            next,
+        };
+        b += 1;
+        Some(run)
+    })
 }
 
 /// Per state: whether it belongs to a single-character loop (`Inst::Loop`):

@@ -249,26 +249,11 @@ fn sub_nfa(nfa: &NFA, inner: StateID, close: StateID, states: &[StateID]) -> Opt
                     .map(transition)
                     .collect::<Option<Vec<_>>>()?,
             ),
-            State::Dense(d) => {
-                let mut runs: Vec<Transition> = Vec::new();
-                for (byte, &next) in d.transitions.iter().enumerate() {
-                    if next == StateID::ZERO {
-                        continue;
-                    }
-                    let next = map(next)?;
-                    match runs.last_mut() {
-                        Some(r) if r.next == next && usize::from(r.end) + 1 == byte => {
-                            r.end = byte as u8
-                        }
-                        _ => runs.push(Transition {
-                            start: byte as u8,
-                            end: byte as u8,
-                            next,
-                        }),
-                    }
-                }
-                b.add_sparse(runs)
-            }
+            State::Dense(d) => b.add_sparse(
+                super::engine::dense_runs(&d.transitions)
+                    .map(|t| transition(&t))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
             State::Look { look, next } => b.add_look(map(*next)?, *look),
             State::Union { alternates } => b.add_union(
                 alternates

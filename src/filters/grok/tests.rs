@@ -2316,3 +2316,26 @@ fn groups_crossed_by_a_dfa_match_as_through_the_nfa() {
         );
     }
 }
+
+#[test]
+fn dense_transitions_become_runs_of_one_target() {
+    use regex_automata::util::primitives::StateID;
+    let s = |i: usize| StateID::new(i).unwrap();
+    let mut dense = vec![StateID::ZERO; 256];
+    dense[b'0' as usize..=b'9' as usize].fill(s(3));
+    dense[b'a' as usize..=b'f' as usize].fill(s(4));
+    dense[b'g' as usize] = s(3);
+    dense[255] = s(5);
+    let runs: Vec<(u8, u8, usize)> = super::engine::dense_runs(&dense)
+        .map(|t| (t.start, t.end, t.next.as_usize()))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (b'0', b'9', 3),
+            (b'a', b'f', 4),
+            (b'g', b'g', 3),
+            (255, 255, 5)
+        ]
+    );
+}

@@ -341,6 +341,16 @@ impl Scratch {
         }
     }
 
+    /// Records `at` in capture slot `slot` (if the caller asked for it),
+    /// with the way back to its old value.
+    #[inline(always)]
+    fn save(&mut self, slots: &mut [usize], slot: u32, at: usize) {
+        if let Some(s) = slots.get_mut(slot as usize) {
+            self.stack.push(Frame::Restore { slot, offset: *s });
+            *s = at;
+        }
+    }
+
     /// The words of `row`, cleared if this search has not used it yet.
     #[inline(always)]
     fn row(&mut self, row: u32) -> &mut [u64] {
@@ -900,36 +910,23 @@ impl Engine {
                         // Taken back in reverse: the group's end, then the
                         // NFA way through the group (`jump.rs` says why),
                         // then its start.
-                        for (slot, offset) in [(jump.open_slot, at), (jump.close_slot, end)] {
-                            if let Some(s) = slots.get_mut(slot as usize) {
-                                c.stack.push(Frame::Restore { slot, offset: *s });
-                                *s = offset;
-                            }
-                            if slot == jump.open_slot {
-                                c.stack.push(Frame::Step {
-                                    sid: jump.inner,
-                                    at,
-                                });
-                            }
-                        }
+                        c.save(slots, jump.open_slot, at);
+                        c.stack.push(Frame::Step {
+                            sid: jump.inner,
+                            at,
+                        });
+                        c.save(slots, jump.close_slot, end);
                         sid = jump.after;
                         at = end;
                         continue;
                     }
                     // With the visited set, the plain way, which keeps its
                     // bound: a DFA run is not limited by what was visited.
-                    let slot = jump.open_slot;
-                    if let Some(s) = slots.get_mut(slot as usize) {
-                        c.stack.push(Frame::Restore { slot, offset: *s });
-                        *s = at;
-                    }
+                    c.save(slots, jump.open_slot, at);
                     sid = jump.inner;
                 }
                 Inst::Save { slot, next } => {
-                    if let Some(s) = slots.get_mut(slot as usize) {
-                        c.stack.push(Frame::Restore { slot, offset: *s });
-                        *s = at;
-                    }
+                    c.save(slots, slot, at);
                     sid = next;
                 }
                 Inst::Fail => return false,

@@ -27,7 +27,7 @@ use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::nfa::thompson::{self, NFA, State, Transition};
 use regex_automata::util::primitives::StateID;
 use regex_automata::{Anchored, Input, MatchKind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
 type Dfa = dense::DFA<Vec<u32>>;
@@ -179,7 +179,7 @@ fn closing_state(nfa: &NFA, slot: u32) -> Option<(StateID, StateID)> {
 /// found; `None` if one of them is a capture or the whole NFA's match.
 fn states_inside(nfa: &NFA, inner: StateID, close: StateID) -> Option<Vec<StateID>> {
     let mut found = vec![inner];
-    let mut seen = HashMap::from([(inner, ())]);
+    let mut seen = HashSet::from([inner]);
     let mut i = 0;
     while let Some(&sid) = found.get(i) {
         i += 1;
@@ -188,7 +188,7 @@ fn states_inside(nfa: &NFA, inner: StateID, close: StateID) -> Option<Vec<StateI
             return None;
         }
         for next in super::engine::successors(state) {
-            if next != close && seen.insert(next, ()).is_none() {
+            if next != close && seen.insert(next) {
                 found.push(next);
             }
         }
@@ -200,15 +200,14 @@ fn states_inside(nfa: &NFA, inner: StateID, close: StateID) -> Option<Vec<StateI
 /// (assertions taken as passing).
 fn crosses_empty(nfa: &NFA, inner: StateID, close: StateID) -> bool {
     let mut todo = vec![inner];
-    let mut seen = Vec::new();
+    let mut seen = HashSet::new();
     while let Some(sid) = todo.pop() {
         if sid == close {
             return true;
         }
-        if seen.contains(&sid) {
+        if !seen.insert(sid) {
             continue;
         }
-        seen.push(sid);
         match nfa.state(sid) {
             State::Look { next, .. } => todo.push(*next),
             State::Union { alternates } => todo.extend(alternates.iter().copied()),

@@ -26,11 +26,41 @@
 use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::nfa::thompson::{self, NFA, State, Transition};
 use regex_automata::util::primitives::StateID;
-use regex_automata::{Anchored, Input, MatchKind};
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
-type Dfa = dense::DFA<Vec<u32>>;
+/// A group's DFA and its anchored start states.
+#[derive(Debug)]
+struct Dfa {
+    dfa: dense::DFA<Vec<u32>>,
+    /// The start state after each byte (assertions such as `\b` at the
+    /// group's start depend on it), and at the start of the text: looked up
+    /// here rather than worked out from an `Input` on every crossing.
+    after_byte: Box<[StateID; 256]>,
+    at_text_start: StateID,
+}
+
+impl Dfa {
+    fn new(dfa: dense::DFA<Vec<u32>>) -> Option<Dfa> {
+        let start = |behind: Option<u8>| {
+            let config = start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(behind);
+            dfa.start_state(&config).ok()
+        };
+        let mut after_byte = Box::new([StateID::ZERO; 256]);
+        for (b, sid) in after_byte.iter_mut().enumerate() {
+            *sid = start(Some(b as u8))?;
+        }
+        Some(Dfa {
+            at_text_start: start(None)?,
+            after_byte,
+            dfa,
+        })
+    }
+}
 
 /// Groups with fewer states than this outside single-character loops stay
 /// with the NFA: a DFA's set-up costs about as much as a handful of
@@ -95,14 +125,18 @@ impl Jump {
     /// if no path crosses it), and how many bytes the DFA read (`work`).
     #[inline]
     pub(super) fn cross(&self, hay: &[u8], at: usize, work: &mut usize) -> Option<usize> {
-        let input = Input::new(hay).range(at..).anchored(Anchored::Yes);
-        let dfa = &self.dfa;
+        let Dfa {
+            dfa,
+            after_byte,
+            at_text_start,
+        } = &*self.dfa;
         // No quit bytes are configured (an ASCII-only DFA has none; one that
-        // needed Unicode word boundaries failed to build), so neither the
-        // start nor any step can give up.
-        let mut sid = dfa
-            .start_state_forward(&input)
-            .expect("a DFA without quit bytes always starts");
+        // needed Unicode word boundaries failed to build), so no step can
+        // give up.
+        let mut sid = match at.checked_sub(1) {
+            Some(before) => after_byte[usize::from(hay[before])],
+            None => *at_text_start,
+        };
         let mut end = None;
         let mut p = at;
         while p < hay.len() {
@@ -158,6 +192,7 @@ fn shared_dfa(sub: &NFA) -> Option<Arc<Dfa>> {
         )
         .build_from_nfa(sub)
         .ok()
+        .and_then(Dfa::new)
         .map(Arc::new);
     let mut known = BUILT.lock().ok()?;
     known.retain(|(k, dfa)| *k != key && dfa.as_ref().is_none_or(|d| d.strong_count() > 0));

@@ -358,6 +358,11 @@ async fn the_index_template_is_installed_and_its_mapping_applied() {
     let t = &t["index_templates"][0]["index_template"];
     assert_eq!(t["index_patterns"][0], format!("{base}-*"));
     assert_eq!(t["priority"], 200);
+    // OpenSearch has no ILM: no policy is named (and none was asked for).
+    assert!(
+        t["template"]["settings"]["index"]["lifecycle"].is_null(),
+        "{t}"
+    );
 
     let index = format!("{base}-2026.03.01");
     let (s, m) = opensearch::http("GET", &format!("/{index}/_mapping"), None).await;

@@ -82,9 +82,20 @@ pub struct ElasticsearchConfig {
     pub template_name: Option<String>,
     /// Index pattern of that template (default: literal prefix + `*`).
     pub template_pattern: Option<String>,
-    /// Replace a template of that name that already exists (default false).
+    /// Replace a template (and ILM policy) of that name that already
+    /// exists (default false).
     #[serde(default)]
     pub template_overwrite: bool,
+    /// On Elasticsearch, install an ILM policy with the template and name
+    /// it in the template's settings (default true). OpenSearch has no ILM.
+    #[serde(default = "yes")]
+    pub ilm_enabled: bool,
+    /// Name of that policy (default: the template's name).
+    pub ilm_policy: Option<String>,
+    /// Delete indices this long after they were created, e.g. `30d`
+    /// (default: keep them). Daily indices roll over by name, so the policy
+    /// has no rollover.
+    pub ilm_delete_after: Option<String>,
 }
 
 /// `data_stream: { type, dataset, namespace }`.
@@ -187,6 +198,25 @@ pub struct TemplateSetup {
     pub pattern: String,
     pub overwrite: bool,
     pub data_stream: bool,
+    /// The ILM policy to install with it on Elasticsearch.
+    pub ilm: Option<IlmSetup>,
+}
+
+/// An ILM policy: a hot phase, and a delete phase if `delete_after` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IlmSetup {
+    pub policy: String,
+    /// An Elasticsearch time unit such as `30d`.
+    pub delete_after: Option<String>,
+}
+
+/// Whether `text` is an Elasticsearch time value (`30d`, `12h`, `90m`).
+fn is_time_value(text: &str) -> bool {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text[digits.len()..];
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && matches!(unit, "d" | "h" | "m" | "s" | "ms")
 }
 
 /// The compiled options.
@@ -318,6 +348,14 @@ impl ElasticsearchConfig {
         if self.timeout.0.is_zero() {
             err("timeout", "must be more than 0".to_owned());
         }
+        if let Some(after) = &self.ilm_delete_after
+            && !is_time_value(after)
+        {
+            err(
+                "ilm_delete_after",
+                format!("`{after}` is not a time such as `30d`, `12h` or `90m`"),
+            );
+        }
 
         let auth = self.auth(&mut err);
 
@@ -443,11 +481,16 @@ impl ElasticsearchConfig {
                 .trim_end_matches(['-', '_', '.'])
                 .to_owned()
         });
+        let ilm = self.ilm_enabled.then(|| IlmSetup {
+            policy: self.ilm_policy.clone().unwrap_or_else(|| name.clone()),
+            delete_after: self.ilm_delete_after.clone(),
+        });
         Some(TemplateSetup {
             name,
             pattern,
             overwrite: self.template_overwrite,
             data_stream,
+            ilm,
         })
     }
 }
@@ -469,6 +512,16 @@ pub fn pattern_of(index: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ilm_ages_are_elasticsearch_time_values() {
+        for ok in ["30d", "12h", "90m", "45s", "500ms"] {
+            assert!(is_time_value(ok), "{ok}");
+        }
+        for bad in ["", "d", "30", "30 d", "30days", "-1d", "1.5d"] {
+            assert!(!is_time_value(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn template_pattern_is_the_literal_prefix() {

@@ -227,6 +227,11 @@ mod tests {
             ),
             ("tls: { certificate: /c.pem }", "tls", "go together"),
             ("linger: soon", "linger", "duration"),
+            (
+                "ilm_delete_after: 30days",
+                "ilm_delete_after",
+                "such as `30d`",
+            ),
             ("hots: []", "elasticsearch", "hosts"),
         ];
         for (options, key, message) in cases {
@@ -261,5 +266,27 @@ mod tests {
             compile("index: \"%{[svc]}-logs\"\ntemplate_pattern: \"*-logs\"\ntemplate_name: logs")
                 .unwrap();
         assert_eq!(s.template.unwrap().pattern, "*-logs");
+    }
+
+    #[test]
+    fn ilm_follows_the_template_unless_turned_off() {
+        let t = compile("index: \"jupiter-logs-%{+YYYY.MM.dd}\"")
+            .unwrap()
+            .template
+            .unwrap();
+        let ilm = t.ilm.unwrap();
+        assert_eq!(
+            (ilm.policy.as_str(), ilm.delete_after),
+            ("jupiter-logs", None)
+        );
+        let t = compile("ilm_policy: logs-30d\nilm_delete_after: 30d")
+            .unwrap()
+            .template
+            .unwrap();
+        let ilm = t.ilm.unwrap();
+        assert_eq!(ilm.policy, "logs-30d");
+        assert_eq!(ilm.delete_after.as_deref(), Some("30d"));
+        let t = compile("ilm_enabled: false").unwrap().template.unwrap();
+        assert!(t.ilm.is_none());
     }
 }

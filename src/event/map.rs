@@ -127,6 +127,26 @@ impl Entries {
         i
     }
 
+    /// Lets `write` append entries whose keys the caller knows are absent,
+    /// then indexes them when the map is large.
+    #[inline(always)]
+    fn push_new_with(&mut self, write: impl FnOnce(&mut Vec<(Key, Value)>)) {
+        let from = self.entries.len();
+        write(&mut self.entries);
+        match &mut self.index {
+            Some(table) => {
+                let entries = &self.entries;
+                for i in from..entries.len() {
+                    table.insert_unique(hash_key(&entries[i].0), i as u32, |&j| {
+                        hash_key(&entries[j as usize].0)
+                    });
+                }
+            }
+            None if self.entries.len() > INDEXED_FROM => self.rebuild_index(),
+            None => {}
+        }
+    }
+
     fn rebuild_index(&mut self) {
         if self.entries.len() <= INDEXED_FROM {
             self.index = None;
@@ -148,27 +168,70 @@ impl Entries {
 /// new events take several entries each, so this shows.
 #[inline(always)]
 pub(crate) fn push_entry(entries: &mut Vec<(Key, Value)>, key: Key, value: Value) {
-    push_entry_with(entries, || key, value);
+    push_entry_with(entries, || key, || value);
 }
 
-/// [`push_entry`] of a copy of `key`, made in place.
+/// [`push_entry`] of a copy of `key` and of a value made only once there
+/// is room for them: a value made first would have to be kept across the
+/// vector's growth, on the stack, and read back from there in pieces of
+/// other widths.
 #[inline(always)]
-pub(crate) fn push_entry_cloned(entries: &mut Vec<(Key, Value)>, key: &Key, value: Value) {
+pub(crate) fn push_entry_made(
+    entries: &mut Vec<(Key, Value)>,
+    key: &Key,
+    value: impl FnOnce() -> Value,
+) {
     push_entry_with(entries, || key.clone(), value);
 }
 
+/// [`push_entry`] of a copy of `key` and of the value in `from`, which is
+/// left `None` (nothing is pushed when it already is). The value's bytes
+/// go straight from `from` to the vector's room: moved as a value, they
+/// would pass through a temporary on the stack, written and read back in
+/// pieces of other widths, which stalls as described above.
 #[inline(always)]
-fn push_entry_with(entries: &mut Vec<(Key, Value)>, key: impl FnOnce() -> Key, value: Value) {
+pub(crate) fn push_entry_taken(
+    entries: &mut Vec<(Key, Value)>,
+    key: &Key,
+    from: &mut Option<Value>,
+) {
+    let Some(value) = from.as_mut() else {
+        return;
+    };
+    let value: *const Value = value;
+    entries.reserve(1);
+    let len = entries.len();
+    let slot = entries.spare_capacity_mut()[0].as_mut_ptr();
+    // SAFETY: `slot` is the first element of the room reserved above,
+    // valid for writes and not yet initialised. The value is copied
+    // bitwise out of `from`, which is then overwritten with `None` without
+    // dropping what it held: the value has one owner throughout. Should the
+    // key's copy panic, nothing has been moved and nothing is counted.
+    unsafe {
+        std::ptr::addr_of_mut!((*slot).0).write(key.clone());
+        std::ptr::copy_nonoverlapping(value, std::ptr::addr_of_mut!((*slot).1), 1);
+        std::ptr::write(from, None);
+        entries.set_len(len + 1);
+    }
+}
+
+#[inline(always)]
+fn push_entry_with(
+    entries: &mut Vec<(Key, Value)>,
+    key: impl FnOnce() -> Key,
+    value: impl FnOnce() -> Value,
+) {
     entries.reserve(1);
     let len = entries.len();
     let slot = entries.spare_capacity_mut()[0].as_mut_ptr();
     // SAFETY: `slot` points at the first element of the room reserved
     // above, valid for writes and not yet initialised. Both fields are
-    // written before `set_len` counts the element; should `key` panic,
-    // the element is simply not counted.
+    // written before `set_len` counts the element; should `key` or `value`
+    // panic, the element is simply not counted (a key already written is
+    // leaked, not dropped twice).
     unsafe {
         std::ptr::addr_of_mut!((*slot).0).write(key());
-        std::ptr::addr_of_mut!((*slot).1).write(value);
+        std::ptr::addr_of_mut!((*slot).1).write(value());
         entries.set_len(len + 1);
     }
 }
@@ -190,18 +253,31 @@ impl Map {
 
     /// A map of `entries`, whose keys the caller knows are distinct (the
     /// fixed keys of an input's events): no search, no growth.
+    #[inline]
     pub fn from_distinct(entries: Vec<(Key, Value)>) -> Self {
+        debug_assert!(
+            (1..entries.len()).all(|i| !entries[..i].iter().any(|(k, _)| *k == entries[i].0)),
+            "duplicate keys"
+        );
+        if entries.len() > INDEXED_FROM {
+            return Self::indexed(entries);
+        }
+        // Built from the vector's parts as they are, with no index to
+        // fill: the map can go from registers straight to where it is
+        // stored (grok's new objects), not through a temporary.
+        Map(Repr::Owned(Entries {
+            entries,
+            index: None,
+        }))
+    }
+
+    #[cold]
+    fn indexed(entries: Vec<(Key, Value)>) -> Self {
         let mut e = Entries {
             entries,
             index: None,
         };
-        debug_assert!(
-            (1..e.entries.len()).all(|i| !e.entries[..i].iter().any(|(k, _)| *k == e.entries[i].0)),
-            "duplicate keys"
-        );
-        if e.entries.len() > INDEXED_FROM {
-            e.rebuild_index();
-        }
+        e.rebuild_index();
         Map(Repr::Owned(e))
     }
 
@@ -356,6 +432,25 @@ impl Map {
     pub fn push_distinct(&mut self, key: Key, value: Value) {
         debug_assert!(!self.contains_key(&key), "{key} is already present");
         self.inner_mut().push_new(key, value);
+    }
+
+    /// Lets `write` append entries (with [`push_entry_taken`] and its
+    /// kin) whose keys the caller knows are absent and distinct: no search,
+    /// and no temporary between the caller's values and the map.
+    #[inline(always)]
+    pub(crate) fn push_distinct_with(&mut self, write: impl FnOnce(&mut Vec<(Key, Value)>)) {
+        let inner = self.inner_mut();
+        #[cfg(debug_assertions)]
+        let from = inner.entries.len();
+        inner.push_new_with(write);
+        #[cfg(debug_assertions)]
+        for i in from..inner.entries.len() {
+            let key = &inner.entries[i].0;
+            debug_assert!(
+                !inner.entries[..i].iter().any(|(k, _)| k == key),
+                "{key} is already present"
+            );
+        }
     }
 
     /// Removes `key`, keeping the order of the other keys.
@@ -735,7 +830,7 @@ mod tests {
             if i % 2 == 0 {
                 push_entry(&mut entries, Key::from(format!("k{i}")), value);
             } else {
-                push_entry_cloned(&mut entries, &long_key, value);
+                push_entry_made(&mut entries, &long_key, || value);
             }
         }
         assert_eq!(entries.len(), 100);
@@ -758,6 +853,44 @@ mod tests {
         m.insert("x", Value::Integer(2));
         assert_eq!(m.len(), 1);
         assert_eq!(m.get("x"), Some(&Value::Integer(2)));
+    }
+
+    #[test]
+    fn values_taken_from_slots_move_once_and_large_maps_stay_indexed() {
+        let mut slots: Vec<Option<Value>> = (0..40)
+            .map(|i| match i % 4 {
+                0 => None,
+                1 => Some(Value::from(format!("a heap string for slot number {i}"))),
+                2 => Some(Value::Object([("n", Value::Integer(i))].into())),
+                _ => Some(Value::Integer(i)),
+            })
+            .collect();
+        let keys: Vec<Key> = (0..40).map(|i| Key::from(format!("key{i}"))).collect();
+        let mut m = Map::new();
+        m.insert("first", Value::Bool(true));
+        // Several pushes, so that the map crosses the size where it keeps
+        // an index, both within one push and between pushes.
+        for part in [0..10, 10..30, 30..40] {
+            m.push_distinct_with(|entries| {
+                for i in part {
+                    push_entry_taken(entries, &keys[i], &mut slots[i]);
+                }
+            });
+        }
+        assert!(slots.iter().all(Option::is_none), "every value was taken");
+        assert_eq!(m.len(), 1 + 30, "empty slots push nothing");
+        assert_eq!(m.get("first"), Some(&Value::Bool(true)));
+        for i in 0..40i64 {
+            let expected = match i % 4 {
+                0 => None,
+                1 => Some(Value::from(format!("a heap string for slot number {i}"))),
+                2 => Some(Value::Object([("n", Value::Integer(i))].into())),
+                _ => Some(Value::Integer(i)),
+            };
+            assert_eq!(m.get(&format!("key{i}")), expected.as_ref(), "key{i}");
+        }
+        let order: Vec<&str> = m.keys().map(Key::as_str).collect();
+        assert_eq!(order[..3], ["first", "key1", "key2"]);
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! they only change that value in place.
 
 use super::compile::CaptureSpec;
-use crate::event::map::{Entry, push_entry_cloned};
+use crate::event::Key;
+use crate::event::map::{push_entry_made, push_entry_taken};
 use crate::event::{FieldPath, Map, Root, Value};
 
 /// The capture paths of an expression as a tree.
@@ -163,70 +164,72 @@ fn apply_nodes(
         if !node.has_value(present, values) {
             continue;
         }
-        // One hash per key: the entry API takes the key by value, which a
-        // new key needs anyway; captures rarely go into existing fields.
+        // Keys are looked up as they are and copied only into the map:
+        // a copy made first and then searched with would be read back
+        // right after being written, in pieces of other widths, and stall.
         if node.children.is_empty() {
             for &i in &node.leaf {
-                if let Some(value) = values[i].take() {
-                    match map.entry(node.key.clone()) {
-                        Entry::Occupied(o) if overwrite(i) => *o.into_mut() = value,
-                        Entry::Occupied(o) => merge(o.into_mut(), value),
-                        Entry::Vacant(v) => {
-                            v.insert(value);
+                if values[i].is_none() {
+                    continue;
+                }
+                match map.get_mut(&node.key) {
+                    Some(slot) => {
+                        if let Some(value) = values[i].take() {
+                            if overwrite(i) {
+                                *slot = value;
+                            } else {
+                                merge(slot, value);
+                            }
                         }
                     }
+                    None => map.push_distinct_with(|entries| {
+                        push_entry_taken(entries, &node.key, &mut values[i]);
+                    }),
                 }
             }
             continue;
         }
-        match map.entry(node.key.clone()) {
-            Entry::Occupied(o) => match o.into_mut() {
-                Value::Object(inner) => {
-                    apply_nodes(inner, &node.children, present, values, overwrite, deferred)
-                }
-                _ => deferred.extend(node.under.iter().filter(|&&i| values[i].is_some())),
-            },
-            Entry::Vacant(v) => {
-                v.insert(Value::Object(build(
-                    &node.children,
-                    present,
-                    values,
-                    overwrite,
-                )));
+        match map.get_mut(&node.key) {
+            Some(Value::Object(inner)) => {
+                apply_nodes(inner, &node.children, present, values, overwrite, deferred)
             }
+            Some(_) => deferred.extend(node.under.iter().filter(|&&i| values[i].is_some())),
+            None => map.push_distinct_with(|entries| {
+                build_into(entries, node, present, values, overwrite);
+            }),
         }
     }
 }
 
-/// A new object holding the captures below `nodes`, at its final size.
-/// Its entries are gathered in a plain vector and the map made from it at
-/// the end, so that the vector can stay in registers while it fills.
-fn build(
-    nodes: &[Node],
+/// Appends to `out` the new object of `node`, holding the captures below
+/// it, at its final size. Its entries are gathered in a plain vector and
+/// the map made from it in place, so that no object passes through a
+/// temporary on its way into its parent.
+fn build_into(
+    out: &mut Vec<(Key, Value)>,
+    node: &Node,
     present: Present,
     values: &mut [Option<Value>],
     overwrite: &dyn Fn(usize) -> bool,
-) -> Map {
-    let count = nodes
+) {
+    let count = node
+        .children
         .iter()
         .filter(|n| n.has_value(present, values))
         .count();
     let mut entries = Vec::with_capacity(count);
-    for node in nodes {
-        if !node.has_value(present, values) {
+    for child in &node.children {
+        if !child.has_value(present, values) {
             continue;
         }
-        let value = if let [i] = node.leaf[..] {
+        if let [i] = child.leaf[..] {
             // One capture into this field, the usual case: its value as is.
-            match values[i].take() {
-                Some(v) => v,
-                None => continue,
-            }
-        } else if node.children.is_empty() {
+            push_entry_taken(&mut entries, &child.key, &mut values[i]);
+        } else if child.children.is_empty() {
             // What the rule leaves in a field that did not exist: the first
             // value, then each later one merged in (or replacing it).
             let mut acc: Option<Value> = None;
-            for &i in &node.leaf {
+            for &i in &child.leaf {
                 if let Some(value) = values[i].take() {
                     acc = Some(match acc {
                         Some(_) if overwrite(i) => value,
@@ -238,16 +241,14 @@ fn build(
                     });
                 }
             }
-            match acc {
-                Some(v) => v,
-                None => continue,
-            }
+            push_entry_taken(&mut entries, &child.key, &mut acc);
         } else {
-            Value::Object(build(&node.children, present, values, overwrite))
-        };
-        push_entry_cloned(&mut entries, &node.key, value);
+            build_into(&mut entries, child, present, values, overwrite);
+        }
     }
-    Map::from_distinct(entries)
+    push_entry_made(out, &node.key, || {
+        Value::Object(Map::from_distinct(entries))
+    });
 }
 
 /// The grok rule for a field that already holds something: a string turns

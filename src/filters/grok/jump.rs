@@ -31,35 +31,138 @@ use regex_automata::{Anchored, MatchKind};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
-/// A group's DFA and its anchored start states.
+/// A group's DFA as the engine steps it: regex-automata builds and
+/// minimises it, and its states are then laid out again here, reachable
+/// ones only, in a table of our own.
+///
+/// Why not step regex-automata's DFA directly: crossing a group is a chain
+/// of dependent loads, one per byte, so each byte costs the latency of
+/// that load plus whatever sits between one load and the next. Here a
+/// state is the (premultiplied) offset of its row, so a step is one add
+/// and one load, with no widening in between; rows are as wide as the
+/// DFA's byte classes, not that number rounded up to a power of two, so
+/// the rows of a walk share fewer cache lines; and the special states, the
+/// dead one and the match ones, sit first, so one compare tells a plain
+/// state from them.
 #[derive(Debug)]
 struct Dfa {
-    dfa: dense::DFA<Vec<u32>>,
+    /// Row by row, for each byte class, the offset of the next state's row.
+    table: Box<[u32]>,
+    /// Each byte's class: its column in a row.
+    classes: Box<[u8; 256]>,
+    /// Rows below this offset are special: the dead state's (0), then the
+    /// match states'. A match state means that the text up to the byte
+    /// before the one that led to it matches (regex-automata reports
+    /// matches one byte late).
+    first_plain: u32,
+    /// Row width: the number of byte classes.
+    stride: u32,
+    /// Per state (offset / stride): whether the end of the text, read in
+    /// that state, completes a match.
+    matches_at_end: Box<[bool]>,
     /// The start state after each byte (assertions such as `\b` at the
     /// group's start depend on it), and at the start of the text: looked up
     /// here rather than worked out from an `Input` on every crossing.
-    after_byte: Box<[StateID; 256]>,
-    at_text_start: StateID,
+    after_byte: Box<[u32; 256]>,
+    at_text_start: u32,
 }
 
 impl Dfa {
-    fn new(dfa: dense::DFA<Vec<u32>>) -> Option<Dfa> {
+    fn new(dfa: &dense::DFA<Vec<u32>>) -> Option<Dfa> {
         let start = |behind: Option<u8>| {
             let config = start::Config::new()
                 .anchored(Anchored::Yes)
                 .look_behind(behind);
             dfa.start_state(&config).ok()
         };
-        let mut after_byte = Box::new([StateID::ZERO; 256]);
-        for (b, sid) in after_byte.iter_mut().enumerate() {
-            *sid = start(Some(b as u8))?;
+        let mut starts = Vec::with_capacity(257);
+        for b in 0..=255u8 {
+            starts.push(start(Some(b))?);
+        }
+        starts.push(start(None)?);
+
+        // Columns: one per class of bytes (the end-of-text class is read
+        // through `next_eoi_state`, not a column).
+        let classes = dfa.byte_classes();
+        let mut column = Box::new([0u8; 256]);
+        let mut representative = Vec::new();
+        for b in 0..=255u8 {
+            let c = classes.get(b);
+            column[usize::from(b)] = c;
+            if usize::from(c) == representative.len() {
+                representative.push(b);
+            }
+        }
+        let stride = representative.len();
+
+        // Every state reachable from a start state, numbered with the dead
+        // state first, then the match states, then the rest.
+        let mut found = Vec::new();
+        let mut seen = HashSet::new();
+        for &sid in &starts {
+            if seen.insert(sid) {
+                found.push(sid);
+            }
+        }
+        let mut i = 0;
+        while let Some(&sid) = found.get(i) {
+            i += 1;
+            for &b in &representative {
+                let to = dfa.next_state(sid, b);
+                if seen.insert(to) {
+                    found.push(to);
+                }
+            }
+        }
+        let dead = found.iter().copied().find(|&sid| dfa.is_dead_state(sid));
+        // `None`: a dead row of our own, when no path ever dies (row 0 must
+        // be dead all the same: all its entries lead back to it).
+        let mut order: Vec<Option<StateID>> = vec![dead];
+        order.extend(
+            (found.iter().copied())
+                .filter(|&sid| dfa.is_match_state(sid))
+                .map(Some),
+        );
+        let first_plain = order.len();
+        order.extend(
+            (found.iter().copied())
+                .filter(|&sid| !dfa.is_dead_state(sid) && !dfa.is_match_state(sid))
+                .map(Some),
+        );
+        u32::try_from(order.len() * stride).ok()?;
+        let row_of: HashMap<StateID, u32> = (order.iter().enumerate())
+            .filter_map(|(n, sid)| Some(((*sid)?, (n * stride) as u32)))
+            .collect();
+        let mut table = Vec::with_capacity(order.len() * stride);
+        let mut matches_at_end = Vec::with_capacity(order.len());
+        for sid in &order {
+            let Some(sid) = *sid else {
+                table.extend(std::iter::repeat_n(Self::DEAD, stride));
+                matches_at_end.push(false);
+                continue;
+            };
+            for &b in &representative {
+                table.push(row_of[&dfa.next_state(sid, b)]);
+            }
+            matches_at_end.push(dfa.is_match_state(dfa.next_eoi_state(sid)));
+        }
+        let mut after_byte = Box::new([0u32; 256]);
+        for (slot, sid) in after_byte.iter_mut().zip(&starts) {
+            *slot = row_of[sid];
         }
         Some(Dfa {
-            at_text_start: start(None)?,
+            table: table.into_boxed_slice(),
+            classes: column,
+            first_plain: u32::try_from(first_plain * stride).ok()?,
+            stride: u32::try_from(stride).ok()?,
+            matches_at_end: matches_at_end.into_boxed_slice(),
             after_byte,
-            dfa,
+            at_text_start: row_of[&starts[256]],
         })
     }
+
+    /// The row offset of the dead state.
+    const DEAD: u32 = 0;
 }
 
 /// Groups with fewer states than this outside single-character loops stay
@@ -125,36 +228,36 @@ impl Jump {
     /// if no path crosses it), and how many bytes the DFA read (`work`).
     #[inline]
     pub(super) fn cross(&self, hay: &[u8], at: usize, work: &mut usize) -> Option<usize> {
-        let Dfa {
-            dfa,
-            after_byte,
-            at_text_start,
-        } = &*self.dfa;
-        // No quit bytes are configured (an ASCII-only DFA has none; one that
-        // needed Unicode word boundaries failed to build), so no step can
-        // give up.
-        let mut sid = match at.checked_sub(1) {
-            Some(before) => after_byte[usize::from(hay[before])],
-            None => *at_text_start,
-        };
+        let dfa = &*self.dfa;
+        let table = &dfa.table[..];
+        let first_plain = dfa.first_plain as usize;
+        let mut row = match at.checked_sub(1) {
+            Some(before) => dfa.after_byte[usize::from(hay[before])],
+            None => dfa.at_text_start,
+        } as usize;
         let mut end = None;
         let mut p = at;
+        let base = table.as_ptr();
         while p < hay.len() {
-            sid = dfa.next_state(sid, hay[p]);
-            if dfa.is_special_state(sid) {
-                if dfa.is_match_state(sid) {
-                    // Matches are reported one byte late.
-                    end = Some(p);
-                } else if dfa.is_dead_state(sid) {
+            let class = usize::from(dfa.classes[usize::from(hay[p])]);
+            // SAFETY: `row` is the offset of a row (every entry of the
+            // table is one, as are the start states) and `class` is less
+            // than the row width, so `row + class` is within the table. The
+            // column's address comes first and does not depend on `row`:
+            // from one byte to the next, only the load itself waits.
+            row = unsafe { *base.add(class).add(row) } as usize;
+            if row < first_plain {
+                if row == Dfa::DEAD as usize {
                     *work += p + 1 - at;
                     return end;
                 }
-                debug_assert!(!dfa.is_quit_state(sid));
+                // Matches are reported one byte late.
+                end = Some(p);
             }
             p += 1;
         }
         *work += p - at;
-        if dfa.is_match_state(dfa.next_eoi_state(sid)) {
+        if dfa.matches_at_end[row / dfa.stride as usize] {
             end = Some(hay.len());
         }
         end
@@ -192,7 +295,7 @@ fn shared_dfa(sub: &NFA) -> Option<Arc<Dfa>> {
         )
         .build_from_nfa(sub)
         .ok()
-        .and_then(Dfa::new)
+        .and_then(|dfa| Dfa::new(&dfa))
         .map(Arc::new);
     let mut known = BUILT.lock().ok()?;
     known.retain(|(k, dfa)| *k != key && dfa.as_ref().is_none_or(|d| d.strong_count() > 0));
@@ -306,4 +409,95 @@ fn sub_nfa(nfa: &NFA, inner: StateID, close: StateID, states: &[StateID]) -> Opt
     let start = map(inner)?;
     b.finish_pattern(start).ok()?;
     b.build(start, start).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex_automata::Input;
+
+    /// A jump over a DFA built from `pattern` as `shared_dfa` builds one.
+    fn jump(pattern: &str) -> Jump {
+        let dfa = dense::Builder::new()
+            .configure(
+                dense::DFA::config()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .start_kind(StartKind::Anchored)
+                    .minimize(true),
+            )
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .build(pattern)
+            .unwrap();
+        Jump {
+            dfa: Arc::new(Dfa::new(&dfa).unwrap()),
+            open_slot: 0,
+            close_slot: 1,
+            inner: 0,
+            after: 0,
+        }
+    }
+
+    /// Where regex-automata's own DFA ends an anchored match from `at`.
+    fn expected(pattern: &str, hay: &[u8], at: usize) -> Option<usize> {
+        let dfa = dense::Builder::new()
+            .configure(dense::DFA::config().match_kind(MatchKind::LeftmostFirst))
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .build(pattern)
+            .unwrap();
+        let input = Input::new(hay).range(at..).anchored(Anchored::Yes);
+        dfa.try_search_fwd(&input).unwrap().map(|m| m.offset())
+    }
+
+    #[test]
+    fn our_table_ends_where_the_dfa_it_was_made_from_ends() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}",
+                &["10.0.0.1 -", "192.168.100.200", "1.2.3", "256.1.1.1x", ""],
+            ),
+            (
+                r"[0-9]{2}/(?:Jan|Feb|Oct)/[0-9]{4}:[0-9]{2}",
+                &["10/Oct/2000:13:55", "10/Oct/2000:1", "01/Feb/1999:00]"],
+            ),
+            // Assertions at both edges: the start depends on the byte
+            // before, the end on the byte after or the end of the text.
+            (r"\bab+\b", &["ab", "xab", " abbb ", "abbbc", "a"]),
+            (r"[a-z]+$", &["abc", "abc ", "a\n", "x"]),
+            // No dead state is ever reached: every byte keeps it going.
+            (r"x[\x00-\xFF]*", &["x", "xyz\n\x00\u{7f}", "y"]),
+            // Leftmost-first: the first alternative wins, even if shorter.
+            (r"(?:a|ab)(?:c|bcd)", &["abcd", "abc", "acd"]),
+        ];
+        for (pattern, hays) in cases {
+            let j = jump(pattern);
+            for hay in *hays {
+                let hay = hay.as_bytes();
+                for at in 0..=hay.len() {
+                    let mut work = 0;
+                    assert_eq!(
+                        j.cross(hay, at, &mut work),
+                        expected(pattern, hay, at),
+                        "{pattern} on {:?} from {at}",
+                        String::from_utf8_lossy(hay)
+                    );
+                    assert!(work <= hay.len() - at, "read past the text");
+                }
+            }
+        }
+        let dfa = &jump(r"x[\x00-\xFF]*").dfa;
+        assert!(
+            dfa.table[..dfa.stride as usize]
+                .iter()
+                .all(|&r| r == Dfa::DEAD),
+            "row 0 is dead even when no path dies"
+        );
+    }
 }

@@ -192,9 +192,12 @@ struct Loop {
     /// the body's.
     row: u32,
     on_body: bool,
-    /// The two branches as in the NFA (`alt1` preferred).
+    /// The two branches as in the NFA (`alt1` preferred), and their
+    /// starts (indexes into `Engine::start_bytes`).
     alt1: u32,
     alt2: u32,
+    start1: u32,
+    start2: u32,
     /// The exit branch.
     exit: u32,
     /// Per byte: `STOP`, `TAKE` or `BOTH`. Only ASCII bytes that the body
@@ -542,6 +545,8 @@ impl Engine {
                             on_body,
                             alt1: id(*alt1),
                             alt2: id(*alt2),
+                            start1: starts.index_of(*alt1),
+                            start2: starts.index_of(*alt2),
                             exit: id(exit),
                             class,
                         })
@@ -952,6 +957,18 @@ impl Engine {
             return None;
         }
         c.budget -= q - at;
+        // Where the run stops, the loop state's own split, with the
+        // branches that cannot start there left out as `Inst::Split`
+        // leaves them: a greedy loop usually stops on a byte its body does
+        // not take, and trying the body there would cost a dispatch, a
+        // failure and a way back, for nothing.
+        let ok1 = self.can_start(lp.start1, hay, q);
+        if !self.can_start(lp.start2, hay, q) {
+            return ok1.then_some((lp.alt1, q));
+        }
+        if !ok1 {
+            return Some((lp.alt2, q));
+        }
         c.stack.push(Frame::Step {
             sid: lp.alt2,
             at: q,

@@ -203,6 +203,77 @@ struct Loop {
     /// Per byte: `STOP`, `TAKE` or `BOTH`. Only ASCII bytes that the body
     /// consumes straight back to the loop state are taken.
     class: [u8; 256],
+    /// The bytes not taken, for passing 16 bytes at a time, when they
+    /// are few enough (`DATA`'s `.*?"` stops on `"` and `\n`, `NOTSPACE`
+    /// on white space).
+    stops: Option<StopRanges>,
+}
+
+/// The bytes a loop does not take: every byte from 128 up, and the ASCII
+/// bytes in at most three ranges `lo..=lo + width`.
+#[derive(Debug, Clone, Copy)]
+struct StopRanges {
+    lo: [u8; 3],
+    width: [u8; 3],
+    count: usize,
+}
+
+impl StopRanges {
+    fn of(class: &[u8; 256]) -> Option<StopRanges> {
+        debug_assert!(class[128..].iter().all(|&c| c == STOP));
+        let mut stops = StopRanges {
+            lo: [0; 3],
+            width: [0; 3],
+            count: 0,
+        };
+        let mut b = 0;
+        while b < 128 {
+            if class[b] == TAKE {
+                b += 1;
+                continue;
+            }
+            let lo = b;
+            while b < 128 && class[b] != TAKE {
+                b += 1;
+            }
+            if stops.count == 3 {
+                return None;
+            }
+            stops.lo[stops.count] = lo as u8;
+            stops.width[stops.count] = (b - 1 - lo) as u8;
+            stops.count += 1;
+        }
+        Some(stops)
+    }
+
+    /// The first position from `p` in the first run of 16 bytes holding a
+    /// byte not taken, or where fewer than 16 bytes are left.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn skip(&self, hay: &[u8], mut p: usize) -> usize {
+        use std::arch::x86_64::*;
+        while let Some(chunk) = hay.get(p..p + 16) {
+            // SAFETY: SSE2 is part of every x86_64 processor, and the load
+            // reads the 16 bytes of `chunk`, which it may read unaligned.
+            let found = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast());
+                let mut hit = _mm_setzero_si128();
+                for i in 0..self.count {
+                    // `v - lo <= width` as unsigned bytes: in the range.
+                    let t = _mm_sub_epi8(v, _mm_set1_epi8(self.lo[i] as i8));
+                    let width = _mm_set1_epi8(self.width[i] as i8);
+                    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(t, width), t));
+                }
+                // The top bit of each byte: 128 and up.
+                (_mm_movemask_epi8(hit) | _mm_movemask_epi8(v)) as u32
+            };
+            if found != 0 {
+                return p + found.trailing_zeros() as usize;
+            }
+            p += 16;
+        }
+        p
+    }
 }
 
 impl Loop {
@@ -250,6 +321,10 @@ impl Loop {
     #[inline(always)]
     fn skip_taken(&self, hay: &[u8], mut p: usize, limit: usize) -> usize {
         let hay = &hay[..limit];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(stops) = &self.stops {
+            p = stops.skip(hay, p);
+        }
         while let Some(chunk) = hay.get(p..p + 8) {
             let mut all = true;
             for &b in chunk {
@@ -548,6 +623,7 @@ impl Engine {
                             start1: starts.index_of(*alt1),
                             start2: starts.index_of(*alt2),
                             exit: id(exit),
+                            stops: StopRanges::of(&class),
                             class,
                         })
                     });
@@ -1228,5 +1304,73 @@ impl<'a> Starts<'a> {
                 list.push(s);
                 list.len() as u32 - 1
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loop class taking every ASCII byte but `not_taken`.
+    fn class_without(not_taken: &[u8]) -> [u8; 256] {
+        let mut class = [STOP; 256];
+        for (b, c) in class.iter_mut().enumerate().take(128) {
+            if !not_taken.contains(&(b as u8)) {
+                *c = TAKE;
+            }
+        }
+        class
+    }
+
+    #[test]
+    fn stop_ranges_pass_16_bytes_at_a_time_exactly_as_byte_by_byte() {
+        let classes = [
+            class_without(b"\"\n"),
+            class_without(b"\t\n\x0b\x0c\r "),
+            class_without(b""),
+            class_without(&[0, 127]),
+        ];
+        for class in &classes {
+            let stops = StopRanges::of(class).expect("three ranges or fewer");
+            let mut rng = super::super::tests::apache_lines::Rng::new(5);
+            for _ in 0..2000 {
+                let len = rng.below(80) as usize;
+                let hay: Vec<u8> = (0..len)
+                    .map(|_| match rng.below(10) {
+                        0 => rng.below(256) as u8,
+                        1 => *rng.pick(b"\"\n\t \r\x7f\x00".as_slice()),
+                        _ => b'a' + rng.below(26) as u8,
+                    })
+                    .collect();
+                let from = rng.below(len as u64 + 1) as usize;
+                let first_not_taken = (from..len)
+                    .find(|&i| class[usize::from(hay[i])] != TAKE)
+                    .unwrap_or(len);
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let p = stops.skip(&hay, from);
+                    assert!(p <= first_not_taken, "passed a byte not taken");
+                    assert!(
+                        p == first_not_taken || len - p < 16,
+                        "stopped early at {p} of {len}"
+                    );
+                }
+                let lp = Loop {
+                    greedy: false,
+                    row: 0,
+                    on_body: false,
+                    alt1: 0,
+                    alt2: 0,
+                    start1: 0,
+                    start2: 0,
+                    exit: 0,
+                    class: *class,
+                    stops: Some(stops),
+                };
+                assert_eq!(lp.skip_taken(&hay, from, len), first_not_taken);
+            }
+        }
+        // Four ranges of bytes not taken are too many.
+        assert!(StopRanges::of(&class_without(b"\"\n ~")).is_none());
     }
 }

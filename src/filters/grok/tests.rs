@@ -1516,7 +1516,7 @@ fn other_families_parse_their_formats() {
 
 #[path = "../../../benches/common/apache_lines.rs"]
 #[allow(dead_code)]
-mod apache_lines;
+pub(super) mod apache_lines;
 
 /// Asserts that the capture engine finds the same match and groups as
 /// `regex` alone: on its own, anchored where `regex`'s match starts (and

@@ -171,19 +171,6 @@ pub(crate) fn push_entry(entries: &mut Vec<(Key, Value)>, key: Key, value: Value
     push_entry_with(entries, || key, || value);
 }
 
-/// [`push_entry`] of a copy of `key` and of a value made only once there
-/// is room for them: a value made first would have to be kept across the
-/// vector's growth, on the stack, and read back from there in pieces of
-/// other widths.
-#[inline(always)]
-pub(crate) fn push_entry_made(
-    entries: &mut Vec<(Key, Value)>,
-    key: &Key,
-    value: impl FnOnce() -> Value,
-) {
-    push_entry_with(entries, || key.clone(), value);
-}
-
 /// [`push_entry`] of a copy of `key` and of the value in `from`, which is
 /// left `None` (nothing is pushed when it already is). The value's bytes
 /// go straight from `from` to the vector's room: moved as a value, they
@@ -195,23 +182,61 @@ pub(crate) fn push_entry_taken(
     key: &Key,
     from: &mut Option<Value>,
 ) {
-    let Some(value) = from.as_mut() else {
+    if from.is_none() {
         return;
-    };
-    let value: *const Value = value;
+    }
     entries.reserve(1);
     let len = entries.len();
-    let slot = entries.spare_capacity_mut()[0].as_mut_ptr();
-    // SAFETY: `slot` is the first element of the room reserved above,
-    // valid for writes and not yet initialised. The value is copied
-    // bitwise out of `from`, which is then overwritten with `None` without
-    // dropping what it held: the value has one owner throughout. Should the
-    // key's copy panic, nothing has been moved and nothing is counted.
+    if write_entry_taken(&mut entries.spare_capacity_mut()[0], key, from) {
+        // SAFETY: the element at `len` was written just above.
+        unsafe { entries.set_len(len + 1) };
+    }
+}
+
+/// Writes a copy of `key` and the value in `from` into `slot`, as
+/// [`push_entry_taken`] does; `false` (and nothing written) if `from` is
+/// `None`. For a vector filled to a size known in advance, which then
+/// needs no `reserve` per entry: a vector that could grow is passed to
+/// the growing code by address, so it lives on the stack, and reading it
+/// back whole after its length was written stalls once more.
+#[inline(always)]
+pub(crate) fn write_entry_taken(
+    slot: &mut std::mem::MaybeUninit<(Key, Value)>,
+    key: &Key,
+    from: &mut Option<Value>,
+) -> bool {
+    let Some(value) = from.as_mut() else {
+        return false;
+    };
+    let value: *const Value = value;
+    let slot = slot.as_mut_ptr();
+    // SAFETY: `slot` is valid for writes (it comes from a reference) and
+    // its fields are written through raw pointers, never read. The value
+    // is copied bitwise out of `from`, which is then overwritten with
+    // `None` without dropping what it held: the value has one owner
+    // throughout. Should the key's copy panic, nothing has been moved.
     unsafe {
         std::ptr::addr_of_mut!((*slot).0).write(key.clone());
         std::ptr::copy_nonoverlapping(value, std::ptr::addr_of_mut!((*slot).1), 1);
         std::ptr::write(from, None);
-        entries.set_len(len + 1);
+    }
+    true
+}
+
+/// Writes a copy of `key` and `value()` into `slot`, field by field (see
+/// [`push_entry`] and [`write_entry_taken`]).
+#[inline(always)]
+pub(crate) fn write_entry_made(
+    slot: &mut std::mem::MaybeUninit<(Key, Value)>,
+    key: &Key,
+    value: impl FnOnce() -> Value,
+) {
+    let slot = slot.as_mut_ptr();
+    // SAFETY: `slot` is valid for writes (it comes from a reference) and
+    // its fields are written through raw pointers, never read.
+    unsafe {
+        std::ptr::addr_of_mut!((*slot).0).write(key.clone());
+        std::ptr::addr_of_mut!((*slot).1).write(value());
     }
 }
 
@@ -830,7 +855,7 @@ mod tests {
             if i % 2 == 0 {
                 push_entry(&mut entries, Key::from(format!("k{i}")), value);
             } else {
-                push_entry_made(&mut entries, &long_key, || value);
+                push_entry(&mut entries, long_key.clone(), value);
             }
         }
         assert_eq!(entries.len(), 100);

@@ -21,8 +21,9 @@
 
 use super::compile::CaptureSpec;
 use crate::event::Key;
-use crate::event::map::{push_entry_made, push_entry_taken};
+use crate::event::map::{push_entry_taken, write_entry_made, write_entry_taken};
 use crate::event::{FieldPath, Map, Root, Value};
+use std::mem::MaybeUninit;
 
 /// The capture paths of an expression as a tree.
 #[derive(Debug, Clone)]
@@ -195,18 +196,29 @@ fn apply_nodes(
             }
             Some(_) => deferred.extend(node.under.iter().filter(|&&i| values[i].is_some())),
             None => map.push_distinct_with(|entries| {
-                build_into(entries, node, present, values, overwrite);
+                entries.reserve(1);
+                let len = entries.len();
+                build_into(
+                    &mut entries.spare_capacity_mut()[0],
+                    node,
+                    present,
+                    values,
+                    overwrite,
+                );
+                // SAFETY: `build_into` wrote the element at `len`.
+                unsafe { entries.set_len(len + 1) };
             }),
         }
     }
 }
 
-/// Appends to `out` the new object of `node`, holding the captures below
-/// it, at its final size. Its entries are gathered in a plain vector and
-/// the map made from it in place, so that no object passes through a
-/// temporary on its way into its parent.
+/// Writes into `slot` the entry of `node`: its new object, holding the
+/// captures below it, at its final size. The object's entries are written
+/// straight into its vector's room, and the map made from the vector's
+/// parts in place, so that neither the vector nor the object passes
+/// through a temporary on the stack (see `event::map::push_entry`).
 fn build_into(
-    out: &mut Vec<(Key, Value)>,
+    slot: &mut MaybeUninit<(Key, Value)>,
     node: &Node,
     present: Present,
     values: &mut [Option<Value>],
@@ -217,14 +229,20 @@ fn build_into(
         .iter()
         .filter(|n| n.has_value(present, values))
         .count();
-    let mut entries = Vec::with_capacity(count);
+    let mut entries: Vec<(Key, Value)> = Vec::with_capacity(count);
+    let mut written = 0;
+    let room = entries.spare_capacity_mut();
     for child in &node.children {
+        if written == room.len() {
+            break;
+        }
         if !child.has_value(present, values) {
             continue;
         }
+        let slot = &mut room[written];
         if let [i] = child.leaf[..] {
             // One capture into this field, the usual case: its value as is.
-            push_entry_taken(&mut entries, &child.key, &mut values[i]);
+            written += usize::from(write_entry_taken(slot, &child.key, &mut values[i]));
         } else if child.children.is_empty() {
             // What the rule leaves in a field that did not exist: the first
             // value, then each later one merged in (or replacing it).
@@ -241,12 +259,16 @@ fn build_into(
                     });
                 }
             }
-            push_entry_taken(&mut entries, &child.key, &mut acc);
+            written += usize::from(write_entry_taken(slot, &child.key, &mut acc));
         } else {
-            build_into(&mut entries, child, present, values, overwrite);
+            build_into(slot, child, present, values, overwrite);
+            written += 1;
         }
     }
-    push_entry_made(out, &node.key, || {
+    // SAFETY: the first `written` elements of the room were written above,
+    // each once, and `written` is at most the room's length.
+    unsafe { entries.set_len(written) };
+    write_entry_made(slot, &node.key, || {
         Value::Object(Map::from_distinct(entries))
     });
 }

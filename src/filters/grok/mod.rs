@@ -538,6 +538,9 @@ impl EventClock {
 struct Captured {
     values: Vec<Option<Value>>,
     pending: Vec<(usize, std::ops::Range<usize>)>,
+    /// The capture slots of one search, as many as the largest expression
+    /// needs; each search sets its own before it starts.
+    slots: Vec<usize>,
 }
 
 impl Captured {
@@ -551,9 +554,6 @@ thread_local! {
     static CAPTURED: std::cell::RefCell<Captured> = std::cell::RefCell::default();
 }
 
-/// Capture slots kept on the stack for expressions with up to this many.
-const STACK_SLOTS: usize = 64;
-
 impl GrokFilter {
     /// Tries `groks` on one text and queues the captures of each match.
     /// `Err` names the expression whose backtracking search reached its
@@ -566,17 +566,12 @@ impl GrokFilter {
         clock: &mut EventClock,
     ) -> Result<bool, &'g CompiledGrok> {
         let mut matched = false;
-        let mut on_stack = [engine::UNSET; STACK_SLOTS];
-        let mut on_heap = Vec::new();
         for (index, grok) in groks.iter().enumerate() {
             let n = grok.slot_count();
-            let slots: &mut [usize] = if n <= STACK_SLOTS {
-                &mut on_stack[..n]
-            } else {
-                on_heap.clear();
-                on_heap.resize(n, engine::UNSET);
-                &mut on_heap
-            };
+            if out.slots.len() < n {
+                out.slots.resize(n, engine::UNSET);
+            }
+            let slots = &mut out.slots[..n];
             if grok.is_backtracking()
                 && let Some(budget) = self.on_timeout.as_ref().and_then(|t| t.event_budget)
                 && clock.spent(budget)

@@ -1926,6 +1926,9 @@ fn storing_in_one_walk_matches_storing_one_by_one() {
         r"%{WORD:[a]} %{WORD:[a][b]} %{WORD:c} %{WORD:[c][d]} %{WORD:e}",
         // Optional groups: with keep_empty_captures they store null.
         r"%{WORD:[x][y]}(?: %{WORD:[x][z]})?(?<[x][w]>q?) %{WORD:[@metadata][n][o]}(?: %{WORD:t})?",
+        // A top-level field named twice, the second capture finding what
+        // the first one appended.
+        r"%{WORD:t} %{WORD:[a][b]} %{WORD:t}",
     ];
     let texts = [
         "one two three four five",

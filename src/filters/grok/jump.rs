@@ -416,6 +416,13 @@ mod tests {
     use super::*;
     use regex_automata::Input;
 
+    /// Patterns read over bytes, without Unicode classes.
+    fn bytes() -> regex_automata::util::syntax::Config {
+        regex_automata::util::syntax::Config::new()
+            .unicode(false)
+            .utf8(false)
+    }
+
     /// A jump over a DFA built from `pattern` as `shared_dfa` builds one.
     fn jump(pattern: &str) -> Jump {
         let dfa = dense::Builder::new()
@@ -425,11 +432,7 @@ mod tests {
                     .start_kind(StartKind::Anchored)
                     .minimize(true),
             )
-            .syntax(
-                regex_automata::util::syntax::Config::new()
-                    .unicode(false)
-                    .utf8(false),
-            )
+            .syntax(bytes())
             .build(pattern)
             .unwrap();
         Jump {
@@ -445,11 +448,7 @@ mod tests {
     fn expected(pattern: &str, hay: &[u8], at: usize) -> Option<usize> {
         let dfa = dense::Builder::new()
             .configure(dense::DFA::config().match_kind(MatchKind::LeftmostFirst))
-            .syntax(
-                regex_automata::util::syntax::Config::new()
-                    .unicode(false)
-                    .utf8(false),
-            )
+            .syntax(bytes())
             .build(pattern)
             .unwrap();
         let input = Input::new(hay).range(at..).anchored(Anchored::Yes);

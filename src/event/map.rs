@@ -168,7 +168,17 @@ impl Entries {
 /// new events take several entries each, so this shows.
 #[inline(always)]
 pub(crate) fn push_entry(entries: &mut Vec<(Key, Value)>, key: Key, value: Value) {
-    push_entry_with(entries, || key, || value);
+    entries.reserve(1);
+    let len = entries.len();
+    let slot = entries.spare_capacity_mut()[0].as_mut_ptr();
+    // SAFETY: `slot` points at the first element of the room reserved
+    // above, valid for writes and not yet initialised. Both fields are
+    // written before `set_len` counts the element.
+    unsafe {
+        std::ptr::addr_of_mut!((*slot).0).write(key);
+        std::ptr::addr_of_mut!((*slot).1).write(value);
+        entries.set_len(len + 1);
+    }
 }
 
 /// [`push_entry`] of a copy of `key` and of the value in `from`, which is
@@ -237,27 +247,6 @@ pub(crate) fn write_entry_made(
     unsafe {
         std::ptr::addr_of_mut!((*slot).0).write(key.clone());
         std::ptr::addr_of_mut!((*slot).1).write(value());
-    }
-}
-
-#[inline(always)]
-fn push_entry_with(
-    entries: &mut Vec<(Key, Value)>,
-    key: impl FnOnce() -> Key,
-    value: impl FnOnce() -> Value,
-) {
-    entries.reserve(1);
-    let len = entries.len();
-    let slot = entries.spare_capacity_mut()[0].as_mut_ptr();
-    // SAFETY: `slot` points at the first element of the room reserved
-    // above, valid for writes and not yet initialised. Both fields are
-    // written before `set_len` counts the element; should `key` or `value`
-    // panic, the element is simply not counted (a key already written is
-    // leaked, not dropped twice).
-    unsafe {
-        std::ptr::addr_of_mut!((*slot).0).write(key());
-        std::ptr::addr_of_mut!((*slot).1).write(value());
-        entries.set_len(len + 1);
     }
 }
 

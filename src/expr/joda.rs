@@ -20,6 +20,9 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
+mod layout;
+use layout::Layout;
+
 /// A compiled Joda date pattern.
 ///
 /// Supported letters: `y` year, `Y` year of era, `x` ISO week-year (for
@@ -35,6 +38,8 @@ use chrono_tz::Tz;
 pub struct DateFormat {
     pattern: String,
     parts: Vec<Part>,
+    /// Where the fields sit in the usual text, for fixed-width patterns.
+    layout: Option<Box<Layout>>,
 }
 
 /// Why a pattern could not be compiled, and where.
@@ -132,9 +137,11 @@ impl DateFormat {
     /// As [`DateFormat::parse`], keeping the error position so that callers
     /// embedding a pattern in larger text can point at the exact column.
     pub(crate) fn compile(pattern: &str) -> Result<DateFormat, PatternError> {
+        let parts = compile_parts(pattern)?;
         Ok(DateFormat {
             pattern: pattern.to_owned(),
-            parts: compile_parts(pattern)?,
+            layout: Layout::of(&parts).map(Box::new),
+            parts,
         })
     }
 
@@ -442,8 +449,16 @@ impl DateFormat {
         zone: &Z,
         now: impl FnOnce() -> DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
+        let text = text.as_bytes();
         let mut fields = Fields::default();
-        self.read_fields(text.as_bytes(), &mut fields)?;
+        let laid_out = match &self.layout {
+            Some(layout) => layout.read(text, &mut fields).is_some(),
+            None => false,
+        };
+        if !laid_out {
+            fields = Fields::default();
+            self.read_fields(text, &mut fields)?;
+        }
         fields.resolve(zone, now)
     }
 

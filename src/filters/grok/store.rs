@@ -229,9 +229,18 @@ fn build_into(
         .iter()
         .filter(|n| n.has_value(present, values))
         .count();
-    let mut entries: Vec<(Key, Value)> = Vec::with_capacity(count);
+    // The vector is held as its parts, in registers, until the end: as a
+    // vector in memory, its length would be written alone and then read
+    // back with the pointer, in one wider load that the pending store
+    // cannot serve, a stall for every object (most hold one field).
+    let mut entries = std::mem::ManuallyDrop::new(Vec::<(Key, Value)>::with_capacity(count));
+    let (ptr, capacity) = (entries.as_mut_ptr(), entries.capacity());
+    // SAFETY: the vector's room: `capacity` elements from `ptr`, which
+    // nothing else refers to until the vector is made again below.
+    let room = unsafe {
+        std::slice::from_raw_parts_mut(ptr.cast::<MaybeUninit<(Key, Value)>>(), capacity)
+    };
     let mut written = 0;
-    let room = entries.spare_capacity_mut();
     for child in &node.children {
         if written == room.len() {
             break;
@@ -265,10 +274,11 @@ fn build_into(
             written += 1;
         }
     }
-    // SAFETY: the first `written` elements of the room were written above,
-    // each once, and `written` is at most the room's length.
-    unsafe { entries.set_len(written) };
     write_entry_made(slot, &node.key, || {
+        // SAFETY: the parts of the vector made above, not used since but
+        // through `room`, whose first `written` elements were written
+        // above, each once; `written` is at most `capacity`.
+        let entries = unsafe { Vec::from_raw_parts(ptr, written, capacity) };
         Value::Object(Map::from_distinct(entries))
     });
 }

@@ -200,8 +200,7 @@ impl Layout {
         }
         if let Some(p) = self.month_name {
             let p = usize::from(p);
-            let key = key3(&text[p..p + 3]);
-            f.month = Some(MONTH_KEYS.iter().position(|&k| k == key)? as u32 + 1);
+            f.month = Some(month_of(key3(&text[p..p + 3]))?);
         }
         if let Some(v) = two(self.day) {
             Numeric::DayOfMonth.store(v, f)?;
@@ -263,6 +262,40 @@ fn two_digits(text: &[u8], at: usize) -> u64 {
     u64::from(text[at] - b'0') * 10 + u64::from(text[at + 1] - b'0')
 }
 
+/// The month (1-12) whose three-letter key (see `key3`) is `key`.
+///
+/// Months come in no predictable order, so a search over the twelve keys
+/// mispredicts a branch on most texts; this looks the key up in a table
+/// of 16 places that no two month keys share, and compares once.
+#[inline(always)]
+fn month_of(key: u32) -> Option<u32> {
+    let (k, month) = MONTH_TABLE[month_slot(key, MONTH_HASH)];
+    (k == key && month != 0).then_some(month)
+}
+
+#[inline(always)]
+const fn month_slot(key: u32, multiplier: u32) -> usize {
+    (key.wrapping_mul(multiplier) >> 28) as usize
+}
+
+/// A multiplier under which the twelve month keys fall into distinct
+/// places of 16 (found by trying odd numbers in turn; the table below
+/// fails to compile if two keys ever share a place).
+const MONTH_HASH: u32 = 0x001D_21D7;
+
+/// Per place: the month key there and its month, `(0, 0)` if none.
+const MONTH_TABLE: [(u32, u32); 16] = {
+    let mut table = [(0, 0); 16];
+    let mut i = 0;
+    while i < 12 {
+        let slot = month_slot(MONTH_KEYS[i], MONTH_HASH);
+        assert!(table[slot].1 == 0, "two months share a place");
+        table[slot] = (MONTH_KEYS[i], i as u32 + 1);
+        i += 1;
+    }
+    table
+};
+
 #[cfg(test)]
 mod tests {
     use super::super::DateFormat;
@@ -270,6 +303,26 @@ mod tests {
 
     fn layout(pattern: &str) -> Option<Layout> {
         Layout::of(&DateFormat::compile(pattern).unwrap().parts)
+    }
+
+    #[test]
+    fn months_are_found_by_their_table_place() {
+        for (i, name) in super::super::MONTHS.iter().enumerate() {
+            for text in [
+                &name[..3],
+                &name[..3].to_uppercase(),
+                &name[..3].to_lowercase(),
+            ] {
+                assert_eq!(
+                    month_of(key3(text.as_bytes())),
+                    Some(i as u32 + 1),
+                    "{text}"
+                );
+            }
+        }
+        for text in ["Jux", "abc", "000", "   ", "MAI", "\0\0\0"] {
+            assert_eq!(month_of(key3(text.as_bytes())), None, "{text}");
+        }
     }
 
     #[test]

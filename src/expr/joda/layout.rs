@@ -92,25 +92,21 @@ impl Layout {
                     layout.len += text.len();
                 }
                 Part::Number { field, width } if number_ends_cleanly => {
-                    let place = match (field, *width) {
-                        (Numeric::Year | Numeric::YearOfEra, 4) => &mut layout.year,
+                    let (place, digits) = match (field, *width) {
+                        (Numeric::Year | Numeric::YearOfEra, 4) => (&mut layout.year, 4),
                         (_, 1 | 2) => match field {
-                            Numeric::Month => &mut layout.month,
-                            Numeric::DayOfMonth => &mut layout.day,
-                            Numeric::HourOfDay => &mut layout.hour,
-                            Numeric::Minute => &mut layout.minute,
-                            Numeric::Second => &mut layout.second,
+                            Numeric::Month => (&mut layout.month, 2),
+                            Numeric::DayOfMonth => (&mut layout.day, 2),
+                            Numeric::HourOfDay => (&mut layout.hour, 2),
+                            Numeric::Minute => (&mut layout.minute, 2),
+                            Numeric::Second => (&mut layout.second, 2),
                             _ => return None,
                         },
                         _ => return None,
                     };
-                    let digits = if place.is_some() {
+                    if place.is_some() {
                         return None;
-                    } else if *field == Numeric::Year || *field == Numeric::YearOfEra {
-                        4
-                    } else {
-                        2
-                    };
+                    }
                     *place = Some(u8::try_from(at).ok()?);
                     layout.digits_at(at, digits)?;
                 }

@@ -85,7 +85,13 @@ impl Stack {
             r#"{{"size":10000,"query":{{"match_phrase":{{"message":"{}"}}}}}}"#,
             self.run
         );
-        let (status, v) = opensearch::http("POST", "/jupiter-logs-*/_search", Some(&query)).await;
+        let (status, v) = opensearch::search_at(
+            &opensearch::url(),
+            "POST",
+            "/jupiter-logs-*/_search",
+            Some(&query),
+        )
+        .await;
         if status == 404 {
             return Vec::new();
         }

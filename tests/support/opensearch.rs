@@ -129,6 +129,25 @@ pub async fn http_at(
     )
 }
 
+/// [`http_at`] for a search or count: while the answer is 503 ("all
+/// shards failed", which an index answers from its creation until its
+/// shards have started), asks again, for up to 30 seconds.
+pub async fn search_at(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, v) = http_at(base, method, path, body).await;
+        if status != 503 || std::time::Instant::now() > deadline {
+            return (status, v);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The number of documents in `target` (an index, a pattern or a data
 /// stream), after a refresh.
 pub async fn count(target: &str) -> u64 {
@@ -139,7 +158,7 @@ pub async fn count(target: &str) -> u64 {
 pub async fn count_at(base: &str, target: &str) -> u64 {
     let (s, _) = http_at(base, "POST", &format!("/{target}/_refresh"), None).await;
     assert!(s == 200 || s == 404, "refresh {target}: {s}");
-    let (s, v) = http_at(base, "GET", &format!("/{target}/_count"), None).await;
+    let (s, v) = search_at(base, "GET", &format!("/{target}/_count"), None).await;
     if s == 404 {
         return 0;
     }
@@ -150,7 +169,8 @@ pub async fn count_at(base: &str, target: &str) -> u64 {
 /// The documents of `target`, sorted by `field`.
 pub async fn documents(target: &str, sort: &str) -> Vec<serde_json::Value> {
     http("POST", &format!("/{target}/_refresh"), None).await;
-    let (s, v) = http(
+    let (s, v) = search_at(
+        &url(),
         "GET",
         &format!("/{target}/_search?size=1000&sort={sort}:asc"),
         None,
@@ -174,7 +194,7 @@ pub async fn value_counts(
 ) -> std::collections::BTreeMap<String, usize> {
     let (s, _) = http_at(base, "POST", &format!("/{target}/_refresh"), None).await;
     assert!(s == 200 || s == 404, "refresh {target}: {s}");
-    let (s, v) = http_at(
+    let (s, v) = search_at(
         base,
         "GET",
         &format!("/{target}/_search?size=10000&_source={field}"),

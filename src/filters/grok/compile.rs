@@ -435,17 +435,25 @@ pub(crate) fn convert(text: &str, conversion: Conversion) -> Value {
         Conversion::Int => {
             let t = text.trim_start();
             let b = t.as_bytes();
+            let negative = b.first() == Some(&b'-');
             let mut end = usize::from(matches!(b.first(), Some(b'+' | b'-')));
             let digits_start = end;
-            while end < b.len() && b[end].is_ascii_digit() {
+            // Summed in the one pass that finds the digits, negatively so
+            // that `i64::MIN` fits; `None` once it overflows.
+            let mut sum = Some(0i64);
+            while let Some(&d) = b.get(end).filter(|d| d.is_ascii_digit()) {
+                sum = sum
+                    .and_then(|s| s.checked_mul(10))
+                    .and_then(|s| s.checked_sub(i64::from(d - b'0')));
                 end += 1;
             }
             if end == digits_start {
                 return Value::Integer(0);
             }
-            match t[..end].parse::<i64>() {
-                Ok(i) => Value::Integer(i),
-                Err(_) => Value::Float(t[..end].parse::<f64>().unwrap_or(0.0)),
+            match sum.and_then(|s| if negative { Some(s) } else { s.checked_neg() }) {
+                Some(i) => Value::Integer(i),
+                // Past the range of a long, as Logstash: the nearest float.
+                None => Value::Float(t[..end].parse::<f64>().unwrap_or(0.0)),
             }
         }
         Conversion::Float => {

@@ -216,6 +216,10 @@ struct StopRanges {
     lo: [u8; 3],
     width: [u8; 3],
     count: usize,
+    /// `lo` and `width`, each byte repeated 16 times: the vectors `skip`
+    /// compares with, made once rather than on every run of 16 bytes.
+    lo_lanes: [[u8; 16]; 3],
+    width_lanes: [[u8; 16]; 3],
 }
 
 impl StopRanges {
@@ -225,6 +229,8 @@ impl StopRanges {
             lo: [0; 3],
             width: [0; 3],
             count: 0,
+            lo_lanes: [[0; 16]; 3],
+            width_lanes: [[0; 16]; 3],
         };
         let mut b = 0;
         while b < 128 {
@@ -243,36 +249,67 @@ impl StopRanges {
             stops.width[stops.count] = (b - 1 - lo) as u8;
             stops.count += 1;
         }
+        for i in 0..3 {
+            // An unused range holds 128 alone, which stops a loop anyway.
+            let (lo, width) = if i < stops.count {
+                (stops.lo[i], stops.width[i])
+            } else {
+                (128, 0)
+            };
+            stops.lo_lanes[i] = [lo; 16];
+            stops.width_lanes[i] = [width; 16];
+        }
         Some(stops)
     }
 
-    /// The first position from `p` in the first run of 16 bytes holding a
-    /// byte not taken, or where fewer than 16 bytes are left.
+    /// The first position from `p` whose byte is not taken, or where
+    /// fewer than 16 bytes are left when the whole text is shorter than 16.
+    /// Bytes go 16 at a time; the last few, in the last 16 bytes of the
+    /// text, with those before `p` left out.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     fn skip(&self, hay: &[u8], mut p: usize) -> usize {
-        use std::arch::x86_64::*;
         while let Some(chunk) = hay.get(p..p + 16) {
-            // SAFETY: SSE2 is part of every x86_64 processor, and the load
-            // reads the 16 bytes of `chunk`, which it may read unaligned.
-            let found = unsafe {
-                let v = _mm_loadu_si128(chunk.as_ptr().cast());
-                let mut hit = _mm_setzero_si128();
-                for i in 0..self.count {
-                    // `v - lo <= width` as unsigned bytes: in the range.
-                    let t = _mm_sub_epi8(v, _mm_set1_epi8(self.lo[i] as i8));
-                    let width = _mm_set1_epi8(self.width[i] as i8);
-                    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(t, width), t));
-                }
-                // The top bit of each byte: 128 and up.
-                (_mm_movemask_epi8(hit) | _mm_movemask_epi8(v)) as u32
-            };
+            let found = self.not_taken(chunk);
             if found != 0 {
                 return p + found.trailing_zeros() as usize;
             }
             p += 16;
         }
+        if p < hay.len() && hay.len() >= 16 {
+            let from = hay.len() - 16;
+            let found = self.not_taken(&hay[from..]) >> (p - from);
+            return if found != 0 {
+                p + found.trailing_zeros() as usize
+            } else {
+                hay.len()
+            };
+        }
         p
+    }
+
+    /// One bit per byte of `chunk` (16 bytes): set where the byte is not
+    /// taken.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn not_taken(&self, chunk: &[u8]) -> u32 {
+        use std::arch::x86_64::*;
+        debug_assert_eq!(chunk.len(), 16);
+        // SAFETY: SSE2 is part of every x86_64 processor; each load reads
+        // 16 bytes, of `chunk` (16 long) or of a 16-byte array, unaligned.
+        unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let mut hit = _mm_setzero_si128();
+            for i in 0..3 {
+                // `v - lo <= width` as unsigned bytes: in the range.
+                let lo = _mm_loadu_si128(self.lo_lanes[i].as_ptr().cast());
+                let width = _mm_loadu_si128(self.width_lanes[i].as_ptr().cast());
+                let t = _mm_sub_epi8(v, lo);
+                hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(t, width), t));
+            }
+            // The top bit of each byte: 128 and up.
+            (_mm_movemask_epi8(hit) | _mm_movemask_epi8(v)) as u32
+        }
     }
 }
 
@@ -1351,7 +1388,7 @@ mod tests {
                     let p = stops.skip(&hay, from);
                     assert!(p <= first_not_taken, "passed a byte not taken");
                     assert!(
-                        p == first_not_taken || len - p < 16,
+                        p == first_not_taken || len < 16,
                         "stopped early at {p} of {len}"
                     );
                 }

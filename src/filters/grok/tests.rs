@@ -821,6 +821,26 @@ fn conversions_follow_ruby() {
     assert_eq!(convert("12ms", Conversion::Int), Value::Integer(12));
     assert_eq!(convert("-3", Conversion::Int), Value::Integer(-3));
     assert_eq!(convert("abc", Conversion::Int), Value::Integer(0));
+    assert_eq!(convert("+", Conversion::Int), Value::Integer(0));
+    assert_eq!(convert("  +07 ", Conversion::Int), Value::Integer(7));
+    assert_eq!(convert("-0", Conversion::Int), Value::Integer(0));
+    // The limits of a long, and one past each: a float, as in Logstash.
+    let max = i64::MAX.to_string();
+    let min = i64::MIN.to_string();
+    assert_eq!(convert(&max, Conversion::Int), Value::Integer(i64::MAX));
+    assert_eq!(convert(&min, Conversion::Int), Value::Integer(i64::MIN));
+    assert_eq!(
+        convert("9223372036854775808", Conversion::Int),
+        Value::Float(9.223372036854776e18)
+    );
+    assert_eq!(
+        convert("-9223372036854775809", Conversion::Int),
+        Value::Float(-9.223372036854776e18)
+    );
+    assert_eq!(
+        convert("123456789012345678901234567890", Conversion::Int),
+        Value::Float(1.2345678901234568e29)
+    );
     assert_eq!(convert("1.5e3x", Conversion::Float), Value::Float(1500.0));
     assert_eq!(convert(".5", Conversion::Float), Value::Float(0.5));
     assert_eq!(convert("-", Conversion::Float), Value::Float(0.0));

@@ -6,11 +6,13 @@
 //! read time, replaced by a filter that parses the source's own time.
 
 pub mod json;
+mod key;
 pub mod map;
 mod parse;
 mod path;
 mod value;
 
+pub use key::key_from;
 pub use map::Key;
 pub use path::{FieldPath, PathError, Root};
 pub use value::{Map, Value};

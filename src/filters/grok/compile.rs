@@ -431,7 +431,7 @@ fn object_slot<'a>(map: &'a mut Map, key: &str) -> &'a mut Map {
 /// leading decimal number.
 pub(crate) fn convert(text: &str, conversion: Conversion) -> Value {
     match conversion {
-        Conversion::Text => Value::String(text.into()),
+        Conversion::Text => Value::String(crate::event::key_from(text)),
         Conversion::Int => {
             let t = text.trim_start();
             let b = t.as_bytes();

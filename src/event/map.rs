@@ -101,7 +101,13 @@ impl Entries {
     #[inline]
     fn get_index_of(&self, key: &str) -> Option<usize> {
         match &self.index {
-            None => self.entries.iter().position(|(k, _)| k.as_str() == key),
+            // Lengths first: most keys of an object differ in length, and
+            // a key's length is read without working out where its text is.
+            None => {
+                let len = key.len();
+                (self.entries.iter())
+                    .position(|(k, _)| k.len() == len && k.as_bytes() == key.as_bytes())
+            }
             Some(table) => table
                 .find(hash_key(key), |&i| {
                     self.entries[i as usize].0.as_str() == key

@@ -224,11 +224,9 @@ fn build_into(
     values: &mut [Option<Value>],
     overwrite: &dyn Fn(usize) -> bool,
 ) {
-    let count = node
-        .children
-        .iter()
-        .filter(|n| n.has_value(present, values))
-        .count();
+    // Room for every child: counting those with a value first would cost
+    // a pass over them for every object, and nearly all have one.
+    let count = node.children.len();
     // The vector is held as its parts, in registers, until the end: as a
     // vector in memory, its length would be written alone and then read
     // back with the pointer, in one wider load that the pending store

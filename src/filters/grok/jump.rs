@@ -235,7 +235,12 @@ impl Jump {
             Some(before) => dfa.after_byte[usize::from(hay[before])],
             None => dfa.at_text_start,
         } as usize;
-        let mut end = None;
+        // `NONE` until a match is seen; kept as a plain number so that a
+        // match is recorded without a branch (in some groups, such as an
+        // IPv6 address read by IPORHOST, match and other states alternate
+        // from byte to byte, which a branch would mispredict).
+        const NONE: usize = usize::MAX;
+        let mut end = NONE;
         let mut p = at;
         let base = table.as_ptr();
         while p < hay.len() {
@@ -246,21 +251,19 @@ impl Jump {
             // column's address comes first and does not depend on `row`:
             // from one byte to the next, only the load itself waits.
             row = unsafe { *base.add(class).add(row) } as usize;
-            if row < first_plain {
-                if row == Dfa::DEAD as usize {
-                    *work += p + 1 - at;
-                    return end;
-                }
-                // Matches are reported one byte late.
-                end = Some(p);
+            if row == Dfa::DEAD as usize {
+                *work += p + 1 - at;
+                return (end != NONE).then_some(end);
             }
+            // Matches are reported one byte late.
+            end = if row < first_plain { p } else { end };
             p += 1;
         }
         *work += p - at;
         if dfa.matches_at_end[row / dfa.stride as usize] {
-            end = Some(hay.len());
+            end = hay.len();
         }
-        end
+        (end != NONE).then_some(end)
     }
 }
 

@@ -343,8 +343,22 @@ impl Map {
 
     /// The entries, for changing: a shared or leaked map first gets its
     /// own copy.
-    #[inline]
+    #[inline(always)]
     fn inner_mut(&mut self) -> &mut Entries {
+        if !matches!(self.0, Repr::Owned(_)) {
+            self.make_owned();
+        }
+        match &mut self.0 {
+            Repr::Owned(e) => e,
+            Repr::Shared(_) | Repr::Static(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// Gives a shared or leaked map its own copy: rare, and kept out of
+    /// line so that changing an owned map, the usual case, stays small.
+    #[cold]
+    #[inline(never)]
+    fn make_owned(&mut self) {
         match &self.0 {
             Repr::Owned(_) => {}
             Repr::Static(e) => self.0 = Repr::Owned(e.entries.clone()),
@@ -355,10 +369,6 @@ impl Map {
                     self.0 = Repr::Owned(Arc::unwrap_or_clone(e).entries);
                 }
             }
-        }
-        match &mut self.0 {
-            Repr::Owned(e) => e,
-            Repr::Shared(_) | Repr::Static(_) => unreachable!("made owned above"),
         }
     }
 

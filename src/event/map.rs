@@ -98,7 +98,7 @@ fn hash_key(key: &str) -> u64 {
 }
 
 impl Entries {
-    #[inline]
+    #[inline(always)]
     fn get_index_of(&self, key: &str) -> Option<usize> {
         match &self.index {
             // Lengths first: most keys of an object differ in length, and
@@ -108,12 +108,19 @@ impl Entries {
                 (self.entries.iter())
                     .position(|(k, _)| k.len() == len && k.as_bytes() == key.as_bytes())
             }
-            Some(table) => table
-                .find(hash_key(key), |&i| {
-                    self.entries[i as usize].0.as_str() == key
-                })
-                .map(|&i| i as usize),
+            Some(table) => self.find_indexed(table, key),
         }
+    }
+
+    /// [`Entries::get_index_of`] in a large object, through its index:
+    /// out of line, so that the search of a small one inlines.
+    #[inline(never)]
+    fn find_indexed(&self, table: &HashTable<u32>, key: &str) -> Option<usize> {
+        table
+            .find(hash_key(key), |&i| {
+                self.entries[i as usize].0.as_str() == key
+            })
+            .map(|&i| i as usize)
     }
 
     /// Appends a key known to be absent; returns its position.

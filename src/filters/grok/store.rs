@@ -10,8 +10,8 @@
 //! The paths of an expression are therefore arranged once, at compile
 //! time, into a tree, and the captures of a match are stored in one walk:
 //! each object on the way is looked up once, and an object that does not
-//! exist yet is built whole, at its final size, with one insert per key.
-//! The result is the same as capture by capture, because every map receives
+//! exist yet is built whole, with room for every field the expression can
+//! put in it, with one insert per key. The result is the same as capture by capture, because every map receives
 //! its keys in the order in which the captures first reach it, the values
 //! of one field are merged in capture order, and captures into different
 //! keys of a map never interact. Where a value that is not an object sits
@@ -213,7 +213,7 @@ fn apply_nodes(
 }
 
 /// Writes into `slot` the entry of `node`: its new object, holding the
-/// captures below it, at its final size. The object's entries are written
+/// captures below it, with room for all its children. The object's entries are written
 /// straight into its vector's room, and the map made from the vector's
 /// parts in place, so that neither the vector nor the object passes
 /// through a temporary on the stack (see `event::map::push_entry`).

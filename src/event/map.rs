@@ -423,6 +423,24 @@ impl Map {
         Some(&mut self.inner_mut().entries[i].1)
     }
 
+    /// [`Map::get_mut`] for a caller that knows `key` is not among the
+    /// entries from position `known` on (it appended them itself, with
+    /// other keys): only the first `known` are searched.
+    #[inline]
+    pub(crate) fn get_mut_before(&mut self, key: &str, known: usize) -> Option<&mut Value> {
+        let inner = self.inner_mut();
+        let i = match inner.index {
+            Some(_) => inner.get_index_of(key)?,
+            None => {
+                let len = key.len();
+                (inner.entries[..known].iter())
+                    .position(|(k, _)| k.len() == len && k.as_bytes() == key.as_bytes())?
+            }
+        };
+        debug_assert!(i < known, "{key} was appended by the caller");
+        Some(&mut inner.entries[i].1)
+    }
+
     pub fn get_key_value(&self, key: &str) -> Option<(&Key, &Value)> {
         let inner = self.inner();
         inner.get_index_of(key).map(|i| {

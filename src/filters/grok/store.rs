@@ -158,6 +158,17 @@ fn apply_nodes(
     overwrite: &dyn Fn(usize) -> bool,
     deferred: &mut Vec<usize>,
 ) {
+    // Keys this walk appends to `map` are those of other nodes of this
+    // level, which are all distinct: a node's key can only be among the
+    // entries that were there before.
+    let known = map.len();
+    let appending = nodes
+        .iter()
+        .filter(|n| n.has_value(present, values))
+        .count();
+    // One growth for all of them (an input's top level has just its own
+    // keys, and a legacy expression adds a dozen).
+    map.reserve(appending);
     for node in nodes {
         // `present` is taken before the walk, which is still true here:
         // each capture sits under one node of a level, and no node is
@@ -169,11 +180,19 @@ fn apply_nodes(
         // a copy made first and then searched with would be read back
         // right after being written, in pieces of other widths, and stall.
         if node.children.is_empty() {
+            // After its first capture, a field this walk added is found
+            // among the entries it appended.
+            let mut added = false;
             for &i in &node.leaf {
                 if values[i].is_none() {
                     continue;
                 }
-                match map.get_mut(&node.key) {
+                let found = if added {
+                    map.get_mut(&node.key)
+                } else {
+                    map.get_mut_before(&node.key, known)
+                };
+                match found {
                     Some(slot) => {
                         if let Some(value) = values[i].take() {
                             if overwrite(i) {
@@ -183,14 +202,17 @@ fn apply_nodes(
                             }
                         }
                     }
-                    None => map.push_distinct_with(|entries| {
-                        push_entry_taken(entries, &node.key, &mut values[i]);
-                    }),
+                    None => {
+                        map.push_distinct_with(|entries| {
+                            push_entry_taken(entries, &node.key, &mut values[i]);
+                        });
+                        added = true;
+                    }
                 }
             }
             continue;
         }
-        match map.get_mut(&node.key) {
+        match map.get_mut_before(&node.key, known) {
             Some(Value::Object(inner)) => {
                 apply_nodes(inner, &node.children, present, values, overwrite, deferred)
             }

@@ -765,6 +765,26 @@ mod tests {
     }
 
     #[test]
+    fn get_mut_before_finds_keys_among_the_first_entries_small_or_indexed() {
+        for size in [3, INDEXED_FROM + 5] {
+            let mut m = Map::new();
+            for i in 0..size {
+                m.insert(format!("key{i}").as_str(), Value::Integer(i as i64));
+            }
+            let known = m.len();
+            m.push_distinct("appended".into(), Value::Null);
+            for i in 0..size {
+                let key = format!("key{i}");
+                assert_eq!(
+                    m.get_mut_before(&key, known),
+                    Some(&mut Value::Integer(i as i64))
+                );
+            }
+            assert_eq!(m.get_mut_before("absent", known), None);
+        }
+    }
+
+    #[test]
     fn order_is_insertion_order_and_replacing_keeps_the_place() {
         let mut m = Map::new();
         m.insert("b", Value::Integer(1));

@@ -90,6 +90,15 @@ impl Default for Map {
     }
 }
 
+/// Where `key` is among `entries`, searched in order. Lengths are
+/// compared first: most keys of an object differ in length, and a key's
+/// length is read without working out where its text is.
+#[inline(always)]
+fn position_of(entries: &[(Key, Value)], key: &str) -> Option<usize> {
+    let len = key.len();
+    (entries.iter()).position(|(k, _)| k.len() == len && k.as_bytes() == key.as_bytes())
+}
+
 /// One hasher per process, seeded at random, so that keys chosen by a
 /// sender cannot be made to collide on purpose.
 fn hash_key(key: &str) -> u64 {
@@ -101,13 +110,7 @@ impl Entries {
     #[inline(always)]
     fn get_index_of(&self, key: &str) -> Option<usize> {
         match &self.index {
-            // Lengths first: most keys of an object differ in length, and
-            // a key's length is read without working out where its text is.
-            None => {
-                let len = key.len();
-                (self.entries.iter())
-                    .position(|(k, _)| k.len() == len && k.as_bytes() == key.as_bytes())
-            }
+            None => position_of(&self.entries, key),
             Some(table) => self.find_indexed(table, key),
         }
     }
@@ -431,11 +434,7 @@ impl Map {
         let inner = self.inner_mut();
         let i = match inner.index {
             Some(_) => inner.get_index_of(key)?,
-            None => {
-                let len = key.len();
-                (inner.entries[..known].iter())
-                    .position(|(k, _)| k.len() == len && k.as_bytes() == key.as_bytes())?
-            }
+            None => position_of(&inner.entries[..known], key)?,
         };
         debug_assert!(i < known, "{key} was appended by the caller");
         Some(&mut inner.entries[i].1)
